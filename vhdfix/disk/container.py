@@ -1,0 +1,96 @@
+"""What every container reader provides: exact virtual-disk bytes and a description."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from vhdfix.disk.image_file import ImageFile
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """One file of a disk: the child first, then each parent."""
+
+    path: str
+    format: str
+    variant: str
+    virtual_size: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "format": self.format, "variant": self.variant,
+                "virtual_size": self.virtual_size}
+
+
+@dataclass
+class ContainerInfo:
+    format: str  # "raw", "vhd", "vhdx", "vmdk", "qcow2"
+    variant: str  # "fixed", "dynamic", "differencing", "raw"
+    virtual_size: int
+    sector_size: int = 512
+    block_size: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Container(ABC):
+    """A read-only virtual disk backed by one file and, for differencing, its parents.
+
+    ``read`` returns exactly the bytes a hypervisor would present: holes read
+    as zeros, differencing sectors come from the parent, and a read is never
+    short inside the virtual size.
+    """
+
+    def __init__(self, image: ImageFile, info: ContainerInfo, parent: Container | None = None) -> None:
+        self.image = image
+        self.info = info
+        self.parent = parent
+
+    @property
+    def virtual_size(self) -> int:
+        return self.info.virtual_size
+
+    @abstractmethod
+    def _read(self, offset: int, length: int) -> bytes:
+        """Bytes at ``offset``, with ``offset + length <= virtual_size`` guaranteed."""
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0:
+            raise ValueError("negative offset or length")
+        if offset >= self.virtual_size or length == 0:
+            return b""
+        length = min(length, self.virtual_size - offset)
+        return self._read(offset, length)
+
+    @property
+    def chain(self) -> list[ChainLink]:
+        links = []
+        node: Container | None = self
+        while node is not None:
+            links.append(ChainLink(str(node.image.path), node.info.format, node.info.variant,
+                                   node.info.virtual_size))
+            node = node.parent
+        return links
+
+    @property
+    def warnings(self) -> list[str]:
+        out: list[str] = []
+        node: Container | None = self
+        while node is not None:
+            out.extend(node.info.warnings)
+            node = node.parent
+        return out
+
+    @property
+    def bytes_read(self) -> int:
+        total = 0
+        node: Container | None = self
+        while node is not None:
+            total += node.image.bytes_read
+            node = node.parent
+        return total
+
+    def close(self) -> None:
+        node: Container | None = self
+        while node is not None:
+            node.image.close()
+            node = node.parent

@@ -1,0 +1,240 @@
+"""VHD reader: fixed, dynamic and differencing disks.
+
+Written from the Microsoft VHD specification rather than through
+dissect.hypervisor, which validates nothing and reads differencing disks as
+if they were dynamic, returning zeros for the parent's sectors
+(library-notes.md §2.5, §2.6).
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from vhdfix.disk.container import Container, ContainerInfo
+from vhdfix.disk.image_file import ImageFile
+from vhdfix.disk.parent import ParentHints
+from vhdfix.disk.vhd_format import (
+    BAT_UNUSED,
+    DISK_TYPE_DIFFERENCING,
+    DISK_TYPE_DYNAMIC,
+    DISK_TYPE_FIXED,
+    DISK_TYPE_NAMES,
+    DYNAMIC_COOKIE,
+    DYNAMIC_HEADER_CHECKSUM_OFFSET,
+    DYNAMIC_HEADER_SIZE,
+    FIXED_DATA_OFFSET,
+    FOOTER_CHECKSUM_OFFSET,
+    FOOTER_COOKIE,
+    FOOTER_SIZE,
+    SECTOR,
+    c_vhd,
+    vhd_checksum,
+)
+from vhdfix.errors import BadChecksum, CorruptContainer, NotADiskImage, ParentMismatch, Truncated
+
+if TYPE_CHECKING:
+    from vhdfix.disk.opener import ChainOpener
+
+MAX_BLOCK_SIZE = 256 * 1024 * 1024
+MAX_LOCATOR_BYTES = 64 * 1024
+
+
+def has_vhd_cookie(image: ImageFile) -> bool:
+    tail = image.read_at(max(0, image.size - FOOTER_SIZE), FOOTER_SIZE)
+    return tail.startswith(FOOTER_COOKIE) or tail[1:].startswith(FOOTER_COOKIE) or \
+        image.read_at(0, 8) == FOOTER_COOKIE
+
+
+def _footer_problem(raw: bytes) -> str | None:
+    if len(raw) < FOOTER_SIZE - 1 or not raw.startswith(FOOTER_COOKIE):
+        return "no 'conectix' cookie"
+    raw = raw.ljust(FOOTER_SIZE, b"\0")
+    stored = struct.unpack_from(">I", raw, FOOTER_CHECKSUM_OFFSET)[0]
+    if stored != vhd_checksum(raw, FOOTER_CHECKSUM_OFFSET):
+        return "checksum mismatch"
+    return None
+
+
+def read_footer(image: ImageFile) -> tuple[c_vhd.hard_disk_footer, int, list[str]]:
+    """The valid footer, the file offset where the data area ends, and warnings."""
+    name = image.path.name
+    if image.size < FOOTER_SIZE - 1:
+        raise NotADiskImage(f"{name}: {image.size} bytes is too small for a VHD")
+    tail_at = image.size - FOOTER_SIZE
+    tail = image.read_at(tail_at, FOOTER_SIZE)
+    if not tail.startswith(FOOTER_COOKIE) and tail[1:].startswith(FOOTER_COOKIE):
+        tail_at += 1  # pre-2004 Virtual PC wrote 511-byte footers
+        tail = tail[1:]
+    problem = _footer_problem(tail)
+    if problem is None:
+        return c_vhd.hard_disk_footer(tail.ljust(FOOTER_SIZE, b"\0")), tail_at, []
+
+    head = image.read_at(0, FOOTER_SIZE)
+    if _footer_problem(head) is None:
+        footer = c_vhd.hard_disk_footer(head)
+        if footer.disk_type in (DISK_TYPE_DYNAMIC, DISK_TYPE_DIFFERENCING):
+            warning = f"{name}: the trailing VHD footer is damaged ({problem}); using the copy at offset 0"
+            end = tail_at if tail.startswith(FOOTER_COOKIE) else image.size
+            return footer, end, [warning]
+    if problem == "checksum mismatch":
+        raise BadChecksum(f"{name}: VHD footer checksum mismatch")
+    raise NotADiskImage(f"{name}: not a VHD (no valid footer)")
+
+
+class FixedVhd(Container):
+    def _read(self, offset: int, length: int) -> bytes:
+        return self.image.read_exact(offset, length, "fixed VHD data")
+
+
+class SparseVhd(Container):
+    """A dynamic or differencing VHD: a BAT of blocks, each a sector bitmap then data."""
+
+    def __init__(self, image: ImageFile, info: ContainerInfo, header: c_vhd.dynamic_disk_header,
+                 bat: tuple[int, ...], parent: Container | None) -> None:
+        super().__init__(image, info, parent)
+        self.header = header
+        self.block_size = header.block_size
+        self.bat = bat
+        sectors_per_block = self.block_size // SECTOR
+        self.bitmap_size = -(-sectors_per_block // 8 // SECTOR) * SECTOR
+        self._bitmap = lru_cache(maxsize=256)(self._read_bitmap)
+
+    def block_data_offset(self, block: int) -> int | None:
+        """File offset of the first data byte of ``block``, or None if unallocated."""
+        entry = self.bat[block]
+        if entry == BAT_UNUSED:
+            return None
+        return entry * SECTOR + self.bitmap_size
+
+    def _read_bitmap(self, block: int) -> bytes:
+        return self.image.read_exact(self.bat[block] * SECTOR, self.bitmap_size, f"sector bitmap of block {block}")
+
+    def _read(self, offset: int, length: int) -> bytes:
+        out = bytearray()
+        while length > 0:
+            block, within = divmod(offset, self.block_size)
+            step = min(length, self.block_size - within)
+            out += self._read_in_block(block, within, offset, step)
+            offset += step
+            length -= step
+        return bytes(out)
+
+    def _read_in_block(self, block: int, within: int, offset: int, length: int) -> bytes:
+        data_at = self.block_data_offset(block)
+        if self.parent is None:
+            if data_at is None:
+                return bytes(length)
+            # Dynamic disks: the block's data is authoritative, as qemu and Hyper-V read it.
+            return self.image.read_exact(data_at + within, length, f"data of block {block}")
+        if data_at is None:
+            return self.parent.read(offset, length)
+        # Differencing disks: a set bit (MSB first) means the sector lives in this file.
+        bitmap = self._bitmap(block)
+        out = bytearray()
+        pos = within
+        end = within + length
+        while pos < end:
+            sector = pos // SECTOR
+            mine = bool(bitmap[sector >> 3] & (0x80 >> (sector & 7)))
+            run_end = min(end, (sector + 1) * SECTOR)
+            while run_end < end:
+                s = run_end // SECTOR
+                if bool(bitmap[s >> 3] & (0x80 >> (s & 7))) != mine:
+                    break
+                run_end = min(end, (s + 1) * SECTOR)
+            if mine:
+                out += self.image.read_exact(data_at + pos, run_end - pos, f"data of block {block}")
+            else:
+                out += self.parent.read(offset - within + pos, run_end - pos)
+            pos = run_end
+        return bytes(out)
+
+
+def _parent_hints(image: ImageFile, header: c_vhd.dynamic_disk_header, data_end: int) -> ParentHints:
+    hints = ParentHints()
+    name = bytes(header.parent_unicode_name).decode("utf-16-be", "replace").split("\0", 1)[0].strip()
+    for entry in header.parent_locator_entries:
+        code = bytes(entry.platform_code)
+        if code not in (b"W2ru", b"W2ku") or entry.platform_data_length == 0:
+            continue
+        if entry.platform_data_length > MAX_LOCATOR_BYTES or \
+                entry.platform_data_offset + entry.platform_data_length > data_end:
+            raise CorruptContainer(f"{image.path.name}: parent locator {code.decode()} points outside the file")
+        raw = image.read_exact(entry.platform_data_offset, entry.platform_data_length, "parent locator")
+        path = raw.decode("utf-16-le", "replace").split("\0", 1)[0].strip()
+        if path:
+            (hints.relative_paths if code == b"W2ru" else hints.absolute_paths).append(path)
+    if name:
+        hints.names.append(name)
+    return hints
+
+
+def open_vhd(image: ImageFile, opener: ChainOpener, depth: int) -> Container:
+    name = image.path.name
+    footer, data_end, warnings = read_footer(image)
+    kind = footer.disk_type
+    if kind not in DISK_TYPE_NAMES:
+        raise CorruptContainer(f"{name}: unknown VHD disk type {kind}")
+    size = footer.current_size
+    info = ContainerInfo("vhd", DISK_TYPE_NAMES[kind], size, warnings=warnings)
+
+    if kind == DISK_TYPE_FIXED:
+        if footer.data_offset != FIXED_DATA_OFFSET:
+            raise CorruptContainer(f"{name}: fixed VHD with a dynamic-header offset")
+        if data_end < size:
+            raise Truncated(f"{name}: fixed VHD holds {data_end} bytes of data but declares {size}")
+        return FixedVhd(image, info)
+
+    header_at = footer.data_offset
+    if header_at < FOOTER_SIZE or header_at + DYNAMIC_HEADER_SIZE > data_end:
+        raise Truncated(f"{name}: dynamic header offset {header_at} is outside the file")
+    raw = image.read_exact(header_at, DYNAMIC_HEADER_SIZE, "dynamic disk header")
+    if not raw.startswith(DYNAMIC_COOKIE):
+        raise CorruptContainer(f"{name}: dynamic disk header has no 'cxsparse' cookie")
+    if struct.unpack_from(">I", raw, DYNAMIC_HEADER_CHECKSUM_OFFSET)[0] != \
+            vhd_checksum(raw, DYNAMIC_HEADER_CHECKSUM_OFFSET):
+        raise BadChecksum(f"{name}: dynamic disk header checksum mismatch")
+    header = c_vhd.dynamic_disk_header(raw)
+
+    block_size = header.block_size
+    if block_size < SECTOR or block_size > MAX_BLOCK_SIZE or block_size & (block_size - 1):
+        raise CorruptContainer(f"{name}: invalid block size {block_size}")
+    blocks_needed = -(-size // block_size)
+    if header.max_table_entries < blocks_needed:
+        raise CorruptContainer(f"{name}: BAT has {header.max_table_entries} entries, "
+                               f"the disk size needs {blocks_needed}")
+    bat_at, bat_len = header.table_offset, blocks_needed * 4
+    if bat_at + bat_len > data_end:
+        raise Truncated(f"{name}: the block allocation table runs past the end of the file")
+    bat = struct.unpack(f">{blocks_needed}I", image.read_exact(bat_at, bat_len, "block allocation table"))
+
+    sectors_per_block = block_size // SECTOR
+    block_span = -(-sectors_per_block // 8 // SECTOR) * SECTOR + block_size
+    for index, entry in enumerate(bat):
+        if entry != BAT_UNUSED and entry * SECTOR + block_span > data_end:
+            raise Truncated(f"{name}: block {index} lies past the end of the file")
+
+    parent = None
+    if kind == DISK_TYPE_DIFFERENCING:
+        hints = _parent_hints(image, header, data_end)
+        expected = bytes(header.parent_unique_id)
+        parent = opener.open_parent(image.path, depth, hints)
+        identity = parent_identity(parent)
+        if identity != expected:
+            parent.close()
+            raise ParentMismatch(f"{name}: parent {parent.image.path.name} has unique id "
+                                 f"{identity.hex() if identity else 'none'}, the child expects {expected.hex()}")
+        if parent.virtual_size < size:
+            parent.close()
+            raise ParentMismatch(f"{name}: parent {parent.image.path.name} is smaller than the child")
+    return SparseVhd(image, info, header, bat, parent)
+
+
+def parent_identity(container: Container) -> bytes | None:
+    """The unique id a VHD child records for this parent: the parent footer's unique_id."""
+    if container.info.format != "vhd":
+        return None
+    footer, _, _ = read_footer(container.image)
+    return bytes(footer.unique_id)
