@@ -112,3 +112,12 @@ class HiveLogInvalid(VhdfixError):
 
 class HiveMissing(VhdfixError):
     code = "hive-missing"
+
+
+# --- anything else -------------------------------------------------------------------
+
+
+class InternalError(VhdfixError):
+    """A defect in vhdfix itself; reported with the same contract instead of a traceback."""
+
+    code = "internal-error"

@@ -1,0 +1,3 @@
+from vhdfix.cli import main
+
+main()

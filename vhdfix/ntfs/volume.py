@@ -1,0 +1,152 @@
+"""An NTFS volume read through dissect.ntfs, with its defects and exceptions contained.
+
+dissect.ntfs supplies navigation. vhdfix adds what it lacks (library-notes.md
+§4): freed records are never returned, directory listings skip entries that do
+not point at a live record of the same sequence, and every library exception
+becomes a :class:`CorruptVolume` naming the path involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from dissect.ntfs import NTFS
+from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
+from dissect.ntfs.c_ntfs import c_ntfs as c_dissect_ntfs
+from dissect.ntfs.exceptions import FileNotFoundError as NtfsFileNotFound
+from dissect.ntfs.exceptions import NotADirectoryError as NtfsNotADirectory
+from dissect.ntfs.mft import MftRecord
+
+from vhdfix.disk.stream import ReadOnlyStream
+from vhdfix.errors import CorruptVolume, EncryptedVolume
+from vhdfix.ntfs.ntfs_format import BITLOCKER_OEM_ID, FILE_RECORD_SEGMENT_IN_USE, NTFS_OEM_ID
+
+MAX_LISTING = 100_000
+
+
+def volume_kind(boot_sector: bytes) -> str:
+    """"ntfs", "bitlocker" or "other", from the OEM id at offset 3 of the boot sector."""
+    oem = boot_sector[3:11]
+    if oem == NTFS_OEM_ID:
+        return "ntfs"
+    if oem == BITLOCKER_OEM_ID:
+        return "bitlocker"
+    return "other"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    is_dir: bool
+    record: int
+    sequence: int
+
+
+@contextmanager
+def _library_call(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (CorruptVolume, EncryptedVolume):
+        raise
+    except RecursionError:
+        raise CorruptVolume(f"{what}: structure nests too deeply") from None
+    except Exception as exc:  # dissect raises ValueError, struct.error, EOFError, its own Error, ...
+        raise CorruptVolume(f"{what}: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _windows_path(path: str) -> str:
+    return "\\".join(part for part in path.replace("/", "\\").split("\\") if part)
+
+
+class NtfsVolume:
+    """A read-only NTFS file system on ``stream`` (a partition of the virtual disk)."""
+
+    def __init__(self, stream: ReadOnlyStream, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        boot = stream.slice(0, 512).read(512)
+        kind = volume_kind(boot)
+        if kind == "bitlocker":
+            raise EncryptedVolume(f"{label} is BitLocker-encrypted; it cannot be read without unlocking")
+        if kind != "ntfs":
+            raise CorruptVolume(f"{label} is not an NTFS volume")
+        self.boot_sector = c_dissect_ntfs.BOOT_SECTOR(boot)
+        with _library_call(f"{label}: opening NTFS"):
+            self.fs = NTFS(stream)
+        self.cluster_size = self.fs.cluster_size
+        self.record_size = self.fs._record_size
+        self.serial = f"{self.boot_sector.SerialNumber:016X}"
+
+    def record(self, path: str | int) -> MftRecord | None:
+        """The live MFT record at ``path`` (case-insensitive, ``\\`` or ``/``), or None."""
+        where = path if isinstance(path, int) else _windows_path(path)
+        with _library_call(f"{self.label}: looking up {where}"):
+            try:
+                rec = self.fs.mft.get(where)
+            except (NtfsFileNotFound, NtfsNotADirectory):
+                return None
+            if not rec.header.Flags & FILE_RECORD_SEGMENT_IN_USE:
+                return None  # dissect returns freed records (library-notes.md §4.6)
+            return rec
+
+    def stat(self, path: str) -> FileInfo | None:
+        rec = self.record(path)
+        if rec is None:
+            return None
+        with _library_call(f"{self.label}: reading {path}"):
+            is_dir = rec.is_dir()
+            size = 0 if is_dir else rec.size()
+            return FileInfo(_windows_path(path), size, is_dir, rec.segment, rec.header.SequenceNumber)
+
+    def read_file(self, path: str, limit: int) -> tuple[bytes, bool] | None:
+        """Up to ``limit`` bytes of the file's data, and whether it was cut short; None if absent."""
+        rec = self.record(path)
+        if rec is None:
+            return None
+        with _library_call(f"{self.label}: reading {path}"):
+            if rec.is_dir():
+                return None
+            size = rec.size()
+            data = rec.open().read(min(size, limit))
+            return data, size > limit
+
+    def list_dir(self, path: str) -> list[FileInfo]:
+        """Live entries of a directory (Win32/POSIX names; DOS 8.3 aliases are skipped)."""
+        rec = self.record(path)
+        if rec is None:
+            return []
+        entries: list[FileInfo] = []
+        base = _windows_path(path)
+        with _library_call(f"{self.label}: listing {path}"):
+            if not rec.is_dir():
+                return []
+            for name, entry in rec.listdir().items():
+                if len(entries) >= MAX_LISTING:
+                    raise CorruptVolume(f"{self.label}: {path} lists more than {MAX_LISTING} entries")
+                ref = entry.header.FileReference
+                target = self.record(ref.SegmentNumberLowPart | ref.SegmentNumberHighPart << 32)
+                if target is None or target.header.SequenceNumber != ref.SequenceNumber:
+                    continue  # a stale entry (dissect ignores $BITMAP:$I30)
+                is_dir = target.is_dir()
+                size = 0 if is_dir else target.size()
+                child = f"{base}\\{name}" if base else name
+                entries.append(FileInfo(child, size, is_dir, target.segment, target.header.SequenceNumber))
+        return entries
+
+    def volume_information(self) -> bytes:
+        """The value of ``$Volume``'s ``$VOLUME_INFORMATION`` attribute."""
+        rec = self.record(3)
+        with _library_call(f"{self.label}: reading $Volume"):
+            if rec is None:
+                raise CorruptVolume(f"{self.label}: $Volume (record 3) is not in use")
+            return rec.attributes[ATTRIBUTE_TYPE_CODE.VOLUME_INFORMATION][0].data()
+
+    def read_metafile(self, record: int, length: int) -> bytes:
+        rec = self.record(record)
+        with _library_call(f"{self.label}: reading system file {record}"):
+            if rec is None:
+                raise CorruptVolume(f"{self.label}: system file record {record} is not in use")
+            return rec.open().read(length)

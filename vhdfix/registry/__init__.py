@@ -1,0 +1,1 @@
+"""Registry hives: transaction-log recovery and value lookups on offline hives."""
