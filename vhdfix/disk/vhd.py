@@ -47,18 +47,20 @@ def has_vhd_cookie(image: ImageFile) -> bool:
         image.read_at(0, 8) == FOOTER_COOKIE
 
 
-def _footer_problem(raw: bytes) -> str | None:
-    if len(raw) < FOOTER_SIZE - 1 or not raw.startswith(FOOTER_COOKIE):
-        return "no 'conectix' cookie"
-    raw = raw.ljust(FOOTER_SIZE, b"\0")
-    stored = struct.unpack_from(">I", raw, FOOTER_CHECKSUM_OFFSET)[0]
-    if stored != vhd_checksum(raw, FOOTER_CHECKSUM_OFFSET):
-        return "checksum mismatch"
-    return None
+def _checksum_problem(raw: bytes, offset: int) -> str | None:
+    stored = struct.unpack_from(">I", raw, offset)[0]
+    computed = vhd_checksum(raw, offset)
+    return None if stored == computed else f"stored 0x{stored:08x}, computed 0x{computed:08x}"
 
 
 def read_footer(image: ImageFile) -> tuple[c_vhd.hard_disk_footer, int, list[str]]:
-    """The valid footer, the file offset where the data area ends, and warnings."""
+    """The footer to trust, the file offset where the data area ends, and warnings.
+
+    A copy with a valid checksum wins: the trailing footer, else the copy at
+    offset 0 (dynamic and differencing disks only). When no copy has a valid
+    checksum but the copies agree, the footer is used with a warning, as
+    libvhdi does (qemu refuses); real test images from dfvfs are like this.
+    """
     name = image.path.name
     if image.size < FOOTER_SIZE - 1:
         raise NotADiskImage(f"{name}: {image.size} bytes is too small for a VHD")
@@ -66,21 +68,27 @@ def read_footer(image: ImageFile) -> tuple[c_vhd.hard_disk_footer, int, list[str
     tail = image.read_at(tail_at, FOOTER_SIZE)
     if not tail.startswith(FOOTER_COOKIE) and tail[1:].startswith(FOOTER_COOKIE):
         tail_at += 1  # pre-2004 Virtual PC wrote 511-byte footers
-        tail = tail[1:]
-    problem = _footer_problem(tail)
-    if problem is None:
-        return c_vhd.hard_disk_footer(tail.ljust(FOOTER_SIZE, b"\0")), tail_at, []
-
+        tail = tail[1:].ljust(FOOTER_SIZE, b"\0")
     head = image.read_at(0, FOOTER_SIZE)
-    if _footer_problem(head) is None:
-        footer = c_vhd.hard_disk_footer(head)
-        if footer.disk_type in (DISK_TYPE_DYNAMIC, DISK_TYPE_DIFFERENCING):
-            warning = f"{name}: the trailing VHD footer is damaged ({problem}); using the copy at offset 0"
-            end = tail_at if tail.startswith(FOOTER_COOKIE) else image.size
-            return footer, end, [warning]
-    if problem == "checksum mismatch":
-        raise BadChecksum(f"{name}: VHD footer checksum mismatch")
-    raise NotADiskImage(f"{name}: not a VHD (no valid footer)")
+    tail_ok = tail.startswith(FOOTER_COOKIE)
+    head_ok = len(head) == FOOTER_SIZE and head.startswith(FOOTER_COOKIE) and \
+        c_vhd.hard_disk_footer(head).disk_type in (DISK_TYPE_DYNAMIC, DISK_TYPE_DIFFERENCING)
+    data_end = tail_at if tail_ok else image.size
+
+    if tail_ok and _checksum_problem(tail, FOOTER_CHECKSUM_OFFSET) is None:
+        return c_vhd.hard_disk_footer(tail), data_end, []
+    if head_ok and _checksum_problem(head, FOOTER_CHECKSUM_OFFSET) is None:
+        reason = "checksum mismatch" if tail_ok else "no 'conectix' cookie"
+        return c_vhd.hard_disk_footer(head), data_end, [
+            f"{name}: the trailing VHD footer is damaged ({reason}); using the copy at offset 0"]
+    if not tail_ok and not head_ok:
+        raise NotADiskImage(f"{name}: not a VHD (no valid footer)")
+    chosen = tail if tail_ok else head
+    if tail_ok and head_ok and tail != head:
+        raise BadChecksum(f"{name}: both VHD footer copies fail their checksum and disagree")
+    problem = _checksum_problem(chosen, FOOTER_CHECKSUM_OFFSET)
+    return c_vhd.hard_disk_footer(chosen), data_end, [f"{name}: VHD footer checksum mismatch ({problem}); "
+                                                      "its fields are consistent, so it is used"]
 
 
 class FixedVhd(Container):
@@ -193,10 +201,11 @@ def open_vhd(image: ImageFile, opener: ChainOpener, depth: int) -> Container:
     raw = image.read_exact(header_at, DYNAMIC_HEADER_SIZE, "dynamic disk header")
     if not raw.startswith(DYNAMIC_COOKIE):
         raise CorruptContainer(f"{name}: dynamic disk header has no 'cxsparse' cookie")
-    if struct.unpack_from(">I", raw, DYNAMIC_HEADER_CHECKSUM_OFFSET)[0] != \
-            vhd_checksum(raw, DYNAMIC_HEADER_CHECKSUM_OFFSET):
-        raise BadChecksum(f"{name}: dynamic disk header checksum mismatch")
     header = c_vhd.dynamic_disk_header(raw)
+    problem = _checksum_problem(raw, DYNAMIC_HEADER_CHECKSUM_OFFSET)
+    if problem is not None:
+        # Every field used below is bounds-checked, so a wrong checksum alone is reported, not fatal.
+        info.warnings.append(f"{name}: dynamic disk header checksum mismatch ({problem})")
 
     block_size = header.block_size
     if block_size < SECTOR or block_size > MAX_BLOCK_SIZE or block_size & (block_size - 1):

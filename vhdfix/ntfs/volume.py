@@ -57,6 +57,11 @@ def _library_call(what: str) -> Iterator[None]:
         raise CorruptVolume(f"{what}: {type(exc).__name__}: {exc}"[:300]) from None
 
 
+def _data_size(rec: MftRecord) -> int:
+    """Size of the default data stream; 0 for directories and streamless system files."""
+    return rec.size() if not rec.is_dir() and rec.has_stream("") else 0
+
+
 def _windows_path(path: str) -> str:
     return "\\".join(part for part in path.replace("/", "\\").split("\\") if part)
 
@@ -97,9 +102,7 @@ class NtfsVolume:
         if rec is None:
             return None
         with _library_call(f"{self.label}: reading {path}"):
-            is_dir = rec.is_dir()
-            size = 0 if is_dir else rec.size()
-            return FileInfo(_windows_path(path), size, is_dir, rec.segment, rec.header.SequenceNumber)
+            return FileInfo(_windows_path(path), _data_size(rec), rec.is_dir(), rec.segment, rec.header.SequenceNumber)
 
     def read_file(self, path: str, limit: int) -> tuple[bytes, bool] | None:
         """Up to ``limit`` bytes of the file's data, and whether it was cut short; None if absent."""
@@ -107,7 +110,7 @@ class NtfsVolume:
         if rec is None:
             return None
         with _library_call(f"{self.label}: reading {path}"):
-            if rec.is_dir():
+            if rec.is_dir() or not rec.has_stream(""):
                 return None
             size = rec.size()
             data = rec.open().read(min(size, limit))
@@ -130,10 +133,11 @@ class NtfsVolume:
                 target = self.record(ref.SegmentNumberLowPart | ref.SegmentNumberHighPart << 32)
                 if target is None or target.header.SequenceNumber != ref.SequenceNumber:
                     continue  # a stale entry (dissect ignores $BITMAP:$I30)
-                is_dir = target.is_dir()
-                size = 0 if is_dir else target.size()
+                if target.segment == rec.segment:
+                    continue  # the root directory indexes itself as "."
                 child = f"{base}\\{name}" if base else name
-                entries.append(FileInfo(child, size, is_dir, target.segment, target.header.SequenceNumber))
+                entries.append(FileInfo(child, _data_size(target), target.is_dir(), target.segment,
+                                        target.header.SequenceNumber))
         return entries
 
     def volume_information(self) -> bytes:
