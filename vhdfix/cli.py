@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from vhdfix import __version__
+from vhdfix.diagnosis import load_catalog
 from vhdfix.inspection import inspect
 from vhdfix.report.inspection_text import render_inspection
 from vhdfix.report.style import Style, use_color
@@ -37,9 +38,10 @@ def cli() -> None:
 @follow_option
 def inspect_command(disks: tuple[Path, ...], as_json: bool, parents: tuple[Path, ...],
                     follow_parent_paths: bool) -> None:
-    """Inspect DISK... and report the Windows volume and its state.
+    """Inspect DISK... and report which Azure boot-error article applies, with the evidence.
 
-    Exit codes: 0 inspected; 3 a disk could not be inspected. With several
+    Exit codes: 0 inspected, no article applies; 1 inspected, an article
+    applies; 2 usage error; 3 a disk could not be inspected. With several
     disks the highest code wins.
     """
     results = [inspect(disk, parents, follow_parent_paths) for disk in disks]
@@ -53,6 +55,22 @@ def inspect_command(disks: tuple[Path, ...], as_json: bool, parents: tuple[Path,
         style = Style(use_color(sys.stdout))
         click.echo("\n\n".join(render_inspection(r, style) for r in results))
     sys.exit(max(r.exit_code for r in results))
+
+
+@cli.command("articles")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+def articles_command(as_json: bool) -> None:
+    """List the articles (and non-article states) vhdfix can diagnose."""
+    catalog = load_catalog()
+    if as_json:
+        click.echo(json.dumps([article.to_json() for article in catalog], indent=2))
+        return
+    style = Style(use_color(sys.stdout))
+    for article in catalog:
+        kind = "" if article.kind == "article" else "  (state, not an article)"
+        click.echo(f"{style.heading(article.id)}{kind}\n  {article.title}")
+        if article.link:
+            click.echo(f"  {article.link}")
 
 
 def main() -> None:

@@ -114,6 +114,15 @@ class HiveMissing(VhdfixError):
     code = "hive-missing"
 
 
+# --- articles ----------------------------------------------------------------------
+
+
+class ArticleInvalid(VhdfixError):
+    """A file in ``articles/`` does not follow the article schema."""
+
+    code = "article-invalid"
+
+
 # --- anything else -------------------------------------------------------------------
 
 

@@ -10,10 +10,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from vhdfix.diagnosis import Article, Diagnosis, diagnose, load_catalog
 from vhdfix.disk import Container, open_disk
 from vhdfix.errors import InternalError, VhdfixError
+from vhdfix.evidence import EvidenceSet, collect_evidence
 from vhdfix.partitions import PartitionTable, read_partition_table
 from vhdfix.windows import VolumeSurvey, WindowsVolume, find_windows_volume
+from vhdfix.windows.hives import HiveReading, load_hive
 
 SCHEMA = "vhdfix.inspect/1"
 
@@ -25,6 +28,9 @@ class Inspection:
     table: PartitionTable | None = None
     windows: WindowsVolume | None = None
     surveys: list[VolumeSurvey] = field(default_factory=list)
+    hives: list[HiveReading] = field(default_factory=list)
+    evidence: EvidenceSet | None = None
+    diagnosis: Diagnosis | None = None
     error: VhdfixError | None = None
 
     @property
@@ -36,11 +42,21 @@ class Inspection:
             found += self.table.warnings
         if self.windows is not None:
             found += [f"Windows volume: {problem}" for problem in self.windows.state.problems]
+        if self.evidence is not None:
+            found += self.evidence.warnings
         return found
 
     @property
+    def article(self) -> Article | None:
+        best = self.diagnosis.best if self.diagnosis else None
+        return best.article if best else None
+
+    @property
     def exit_code(self) -> int:
-        return 3 if self.error is not None else 0
+        """0: no article applies; 1: an article applies; 3: the disk could not be inspected."""
+        if self.error is not None:
+            return 3
+        return 1 if self.article is not None else 0
 
     def disk_json(self) -> dict[str, object]:
         if self.disk is None:
@@ -58,18 +74,31 @@ class Inspection:
         result["partition_table"] = self.table.to_json() if self.table else None
         result["volumes"] = [s.to_json() for s in self.surveys]
         result["windows_volume"] = self.windows.to_json() if self.windows else None
+        result["hives"] = [reading.to_json() for reading in self.hives]
+        article = self.article
+        result["article"] = article.id if article else None
+        result["state"] = self.diagnosis.state if self.diagnosis else "unknown"
+        result["matches"] = [match.to_json() for match in self.diagnosis.matches] if self.diagnosis else []
+        result["evidence"] = [item.to_json() for item in self.evidence.items] if self.evidence else []
+        result["facts"] = self.evidence.facts if self.evidence else {}
+        result["remedy"] = [step.to_json() for step in article.remedy] if article else []
         result["warnings"] = self.warnings
         return result
 
 
 def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[str]] = (),
-            follow_parent_paths: bool = False) -> Inspection:
+            follow_parent_paths: bool = False, catalog: list[Article] | None = None) -> Inspection:
     """Inspect one disk image. Never raises for a bad image: the error is in the result."""
     result = Inspection(str(path))
     try:
+        catalog = catalog if catalog is not None else load_catalog()
         result.disk = open_disk(path, parents, follow_parent_paths)
         result.table = read_partition_table(result.disk)
         result.windows, result.surveys = find_windows_volume(result.disk, result.table)
+        system, software = load_hive(result.windows.ntfs, "SYSTEM"), load_hive(result.windows.ntfs, "SOFTWARE")
+        result.hives = [system, software]
+        result.evidence = collect_evidence(result.windows.ntfs, system, software)
+        result.diagnosis = diagnose(catalog, result.evidence)
     except VhdfixError as exc:
         result.error = exc
     except RecursionError:

@@ -104,8 +104,9 @@ class NtfsVolume:
         with _library_call(f"{self.label}: reading {path}"):
             return FileInfo(_windows_path(path), _data_size(rec), rec.is_dir(), rec.segment, rec.header.SequenceNumber)
 
-    def read_file(self, path: str, limit: int) -> tuple[bytes, bool] | None:
-        """Up to ``limit`` bytes of the file's data, and whether it was cut short; None if absent."""
+    def read_file(self, path: str, limit: int, tail: bool = False) -> tuple[bytes, bool] | None:
+        """Up to ``limit`` bytes of the file's data (its start, or its end with ``tail``), and
+        whether it was cut short; None if absent or not a file."""
         rec = self.record(path)
         if rec is None:
             return None
@@ -113,7 +114,10 @@ class NtfsVolume:
             if rec.is_dir() or not rec.has_stream(""):
                 return None
             size = rec.size()
-            data = rec.open().read(min(size, limit))
+            stream = rec.open()
+            if tail and size > limit:
+                stream.seek(size - limit)
+            data = stream.read(min(size, limit))
             return data, size > limit
 
     def list_dir(self, path: str) -> list[FileInfo]:

@@ -47,8 +47,74 @@ def render_inspection(result: Inspection, style: Style) -> str:
         log_text = log.status + (f" (v{log.version})" if log.version else "")
         lines.append(f"  $LogFile      {log_text if log.safe_to_write else style.bad(log_text)}")
         lines.append(f"  hibernation   {state.hibernation}")
+        facts = result.evidence.facts if result.evidence else {}
+        if facts.get("os.ProductName"):
+            build = f" (build {facts['os.CurrentBuild']})" if facts.get("os.CurrentBuild") else ""
+            lines.append(f"  Windows       {facts['os.ProductName']}{build}")
+        for reading in result.hives:
+            status = reading.error.code if reading.error else reading.hive.state  # type: ignore[union-attr]
+            applied = reading.hive.entries_applied if reading.hive else 0
+            extra = f", {applied} log entries applied" if applied else ""
+            lines.append(f"  {reading.name + ' hive':13} {status}{extra}")
+
+    if result.evidence is not None:
+        lines.extend(_evidence_lines(result, style))
+    if result.diagnosis is not None:
+        lines.extend(_diagnosis_lines(result, style))
 
     if result.warnings:
         lines.append(style.heading("Warnings"))
         lines.extend(style.warn(f"  ! {warning}") for warning in result.warnings)
     return "\n".join(lines)
+
+
+def _evidence_lines(result: Inspection, style: Style) -> list[str]:
+    assert result.evidence is not None
+    lines = [style.heading("Evidence")]
+    for item in result.evidence.items:
+        data = item.to_json()
+        if data["kind"] == "registry":
+            lines.append(f"  {data['hive']}\\{data['key']}\\{data['name']} = {data['value']!r}")
+        elif data["kind"] == "file":
+            note = f"  ({data['note']})" if data.get("note") else ""
+            kind = "dir " if data.get("is_dir") else "file"
+            lines.append(f"  {kind} {data['path']}  {data['size']} bytes{note}")
+        else:
+            lines.append(f"  log  {data['path']}:")
+            lines.extend(f"         | {line[:160]}" for line in data["lines"][-5:])
+    if len(lines) == 1:
+        lines.append("  (nothing notable found)")
+    return lines
+
+
+def _diagnosis_lines(result: Inspection, style: Style) -> list[str]:
+    assert result.diagnosis is not None
+    article = result.article
+    if article is None:
+        states = result.diagnosis.states
+        if states:
+            state = states[0].article
+            lines = [style.heading("Diagnosis"), style.good(f"  No boot-error article applies: {state.title}"),
+                     f"  {state.summary}"]
+            lines.extend(f"  - {step}" for step in state.steps)
+            return lines
+        return [style.heading("Diagnosis"), "  No known article matches the evidence."]
+    best = result.diagnosis.matches[0]
+    lines = [style.heading("Diagnosis"),
+             style.bad(f"  {article.id}") + f"  (confidence {best.confidence})",
+             f"  {article.title}"]
+    if article.screen_text:
+        lines.append(f"  Screen: {article.screen_text}")
+    if article.link:
+        lines.append(f"  Article: {article.link}")
+    lines.extend(f"  why: {reason}" for reason in best.reasons)
+    for other in result.diagnosis.matches[1:]:
+        lines.append(f"  also matches: {other.article.id} (confidence {other.confidence})")
+    lines.append(style.heading("What to do"))
+    lines.extend(f"  - {step}" for step in article.steps)
+    if article.remedy:
+        lines.append(style.heading("Remedy steps (vhdfix repair)"))
+        for step in article.remedy:
+            label = "documented by Microsoft" if step.documented else style.warn("NOT documented by Microsoft")
+            lines.append(f"  [{label}] {step.text}")
+    return lines

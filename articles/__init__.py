@@ -1,0 +1,1 @@
+"""Article data files (one TOML file per article); installed as the package vhdfix.articles_data."""
