@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import lzma
 import os
 import shutil
 from pathlib import Path
@@ -33,9 +34,11 @@ def require_tool(name: str) -> str:
     pytest.skip(f"oracle tool {name} is not installed")
 
 
-def gunzip_to(source: Path, target_dir: Path) -> Path:
-    target = target_dir / source.name.removesuffix(".gz")
+def unpack_to(source: Path, target_dir: Path) -> Path:
+    """``source`` decompressed (``.gz`` or ``.xz``) into ``target_dir``; other files are copied."""
+    opener = {".gz": gzip.open, ".xz": lzma.open}.get(source.suffix, open)
+    target = target_dir / (source.stem if source.suffix in (".gz", ".xz") else source.name)
     if not target.exists():
-        with gzip.open(source, "rb") as src, open(target, "wb") as dst:
+        with opener(source, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     return target

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import gunzip_to
+from tests.conftest import unpack_to
 from vhdfix.disk import open_disk
 from vhdfix.errors import CorruptPartitionTable, NoPartitionTable, VhdfixError
 from vhdfix.partitions import PartitionTable, read_partition_table
@@ -30,7 +30,7 @@ def _sectors(table: PartitionTable) -> list[tuple[int, int, int, str]]:
 
 
 def test_real_gpt_with_exact_sizes(realdata: Path, tmp_path: Path) -> None:
-    table = _table(gunzip_to(realdata / DFIR_NTFS / "gpt-512-3p.raw.gz", tmp_path))
+    table = _table(unpack_to(realdata / DFIR_NTFS / "gpt-512-3p.raw.gz", tmp_path))
     assert table.scheme == "gpt"
     assert table.disk_id == "4a57f82f-3b54-45b7-9135-c1d4a9addf69"
     assert _sectors(table) == [  # as sfdisk -d reports them
@@ -44,7 +44,7 @@ def test_real_gpt_with_exact_sizes(realdata: Path, tmp_path: Path) -> None:
 
 
 def test_real_mbr_with_logical_partitions(realdata: Path, tmp_path: Path) -> None:
-    table = _table(gunzip_to(realdata / DFIR_NTFS / "mbr-512-p1e2.bin.gz", tmp_path))
+    table = _table(unpack_to(realdata / DFIR_NTFS / "mbr-512-p1e2.bin.gz", tmp_path))
     assert table.scheme == "mbr"
     assert _sectors(table) == [(2, 1025, 1023, "0x83"), (5, 2, 511, "0x83"), (6, 514, 511, "0x83")]
 
@@ -66,7 +66,7 @@ def _corrupt(path: Path, offset: int) -> None:
 
 
 def test_damaged_primary_gpt_header_uses_the_backup(realdata: Path, tmp_path: Path) -> None:
-    path = gunzip_to(realdata / DFIR_NTFS / "gpt-512-3p.raw.gz", tmp_path)
+    path = unpack_to(realdata / DFIR_NTFS / "gpt-512-3p.raw.gz", tmp_path)
     _corrupt(path, 512 + 40)  # first_usable_lba: header CRC no longer matches
     table = _table(path)
     assert len(table.partitions) == 3
@@ -74,7 +74,7 @@ def test_damaged_primary_gpt_header_uses_the_backup(realdata: Path, tmp_path: Pa
 
 
 def test_damaged_primary_entry_array_uses_the_backup(realdata: Path, tmp_path: Path) -> None:
-    path = gunzip_to(realdata / DFIR_NTFS / "gpt-512-3p.raw.gz", tmp_path)
+    path = unpack_to(realdata / DFIR_NTFS / "gpt-512-3p.raw.gz", tmp_path)
     _corrupt(path, 1024 + 56)  # a byte of the first entry's name
     table = _table(path)
     assert table.partitions[0].name == "Linux filesystem"
@@ -82,7 +82,7 @@ def test_damaged_primary_entry_array_uses_the_backup(realdata: Path, tmp_path: P
 
 
 def test_gpt_with_both_copies_bad_is_a_checksum_error(realdata: Path, tmp_path: Path) -> None:
-    path = gunzip_to(realdata / DFIR_NTFS / "gpt-512-3p.raw.gz", tmp_path)
+    path = unpack_to(realdata / DFIR_NTFS / "gpt-512-3p.raw.gz", tmp_path)
     size = path.stat().st_size
     _corrupt(path, 512 + 40)
     _corrupt(path, size - 512 + 40)

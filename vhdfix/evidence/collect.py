@@ -26,7 +26,9 @@ from vhdfix.evidence.text import text_lines
 from vhdfix.ntfs import FileInfo, NtfsVolume
 from vhdfix.windows.hives import HiveReading
 
-ERROR_LINE = re.compile(r"(^|[\s,])(Error|Fatal|Failed|Failure)\b|\[0x[0-9a-f]{6}\]", re.IGNORECASE)
+# A Panther log line is "<date> <time>, <Level> [<component>] text"; error lines have level Error or Fatal,
+# and some tools log failures at level Info with the words below.
+ERROR_LINE = re.compile(r",\s*(Error|Fatal)\b|\b(failed|failure|fatal error)\b", re.IGNORECASE)
 PA_CHAIN_LINE = re.compile(r"SetupComplete|ErrorHandler|Unattend\.wsf|ReportReady|WaGuest", re.IGNORECASE)
 ERROR_HANDLER_LINE = re.compile(r"ErrorHandler", re.IGNORECASE)
 CALL_LINE = re.compile(r"^\s*(call|start|cscript|wscript|powershell|cmd)\b|\.(cmd|bat|wsf|ps1|exe)\b",

@@ -24,6 +24,7 @@ from vhdfix.errors import CorruptVolume, EncryptedVolume
 from vhdfix.ntfs.ntfs_format import BITLOCKER_OEM_ID, FILE_RECORD_SEGMENT_IN_USE, NTFS_OEM_ID
 
 MAX_LISTING = 100_000
+FILE_NAME_DOS = 0x02  # $FILE_NAME namespace: DOS-only 8.3 alias (write-path.md §3.5)
 
 
 def volume_kind(boot_sector: bytes) -> str:
@@ -133,6 +134,8 @@ class NtfsVolume:
             for name, entry in rec.listdir().items():
                 if len(entries) >= MAX_LISTING:
                     raise CorruptVolume(f"{self.label}: {path} lists more than {MAX_LISTING} entries")
+                if entry.attribute.attr.Flags == FILE_NAME_DOS:
+                    continue  # the 8.3 alias of a name listed under its long form
                 ref = entry.header.FileReference
                 target = self.record(ref.SegmentNumberLowPart | ref.SegmentNumberHighPart << 32)
                 if target is None or target.header.SequenceNumber != ref.SequenceNumber:

@@ -81,7 +81,7 @@ def _evidence_lines(result: Inspection, style: Style) -> list[str]:
             lines.append(f"  {kind} {data['path']}  {data['size']} bytes{note}")
         else:
             lines.append(f"  log  {data['path']}:")
-            lines.extend(f"         | {line[:160]}" for line in data["lines"][-5:])
+            lines.extend(f"         | {line[:160]}" for line in data["lines"][-3:])
     if len(lines) == 1:
         lines.append("  (nothing notable found)")
     return lines

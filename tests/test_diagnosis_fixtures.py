@@ -1,0 +1,123 @@
+"""Every sample disk, in every container and layout, gives its article, exit code and evidence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, unpack_to
+from vhdfix.inspection import Inspection, inspect
+
+MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
+SCENARIOS = MANIFEST["scenarios"]
+FILES = {entry["path"]: entry for entry in MANIFEST["files"]}
+NON_ARTICLE_STATE = {"healthy": "healthy", "generalized": "generalized-ready"}
+SETUP_FACTS = {
+    "SetupType": "setup.SetupType",
+    "CmdLine": "setup.CmdLine",
+    "SystemSetupInProgress": "setup.SystemSetupInProgress",
+    "OOBEInProgress": "setup.OOBEInProgress",
+    "SetupPhase": "setup.SetupPhase",
+    "ChildCompletion\\setup.exe": "setup.ChildCompletion.setup.exe",
+    "SysprepStatus\\GeneralizationState": "sysprep.GeneralizationState",
+    "SysprepStatus\\CleanupState": "sysprep.CleanupState",
+    "UnattendFile": "setup.UnattendFile",
+}
+
+
+@pytest.fixture(scope="session")
+def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fixtures")
+
+
+@pytest.fixture(scope="session")
+def inspected(unpacked: Path) -> dict[str, Inspection]:
+    results = {}
+    for name in FILES:
+        source = FIXTURES / name
+        folder = unpacked / Path(name).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        results[name] = inspect(unpack_to(source, folder))
+    return results
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_sample_disk_gives_its_article(inspected: dict[str, Inspection], name: str) -> None:
+    entry = FILES[name]
+    scenario = SCENARIOS[entry["scenario"]]
+    result = inspected[name]
+    assert result.error is None, result.error
+    expected_article = scenario["article"]
+    assert (result.article.id if result.article else None) == expected_article
+    assert result.exit_code == (1 if expected_article else 0)
+    if expected_article is None:
+        assert result.diagnosis.state == NON_ARTICLE_STATE[entry["scenario"]]
+    also = {match.article.id for match in result.diagnosis.matches[1:]}
+    assert set(scenario["also_matches"]) <= also
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_sample_disk_layout_and_values(inspected: dict[str, Inspection], name: str) -> None:
+    entry = FILES[name]
+    scenario = SCENARIOS[entry["scenario"]]
+    result = inspected[name]
+    assert result.disk.info.format == entry["format"].split("-")[0]
+    assert result.disk.info.variant == entry["format"].split("-")[1]
+    assert result.disk.virtual_size == entry["virtual_size"]
+    assert [(p.number, p.offset, p.size) for p in result.table.partitions] == \
+        [(p["number"], p["offset"], p["size"]) for p in entry["partitions"]]
+    assert result.windows.partition.number == entry["windows_partition"]
+    facts = result.evidence.facts
+    for name_in_manifest, fact in SETUP_FACTS.items():
+        if name_in_manifest in scenario["setup"]:
+            assert facts[fact] == scenario["setup"][name_in_manifest], fact
+    assert facts["image_state.registry"] == scenario["image_state"]
+    assert facts["image_state.state_ini"] == scenario["state_ini_image_state"]
+    assert facts["os.ProductName"] == scenario["product_name"]
+    assert facts["os.CurrentBuild"] == scenario["current_build"]
+    assert facts["system.ComputerName"] == scenario["computer_name"]
+
+
+def test_dirty_hive_is_read_through_its_log(inspected: dict[str, Inspection]) -> None:
+    result = inspected["provisioning-agent-dirty-hive.vhd.xz"]
+    system = result.hives[0]
+    assert system.hive.state == "recovered"
+    assert system.hive.entries_applied == 2
+    assert result.evidence.facts["setup.OOBEInProgress"] == 1
+    payload = result.to_json()
+    assert payload["hives"][0]["state"] == "recovered"
+
+
+def test_stale_log_on_a_clean_hive_is_ignored(inspected: dict[str, Inspection]) -> None:
+    result = inspected["healthy.vhd.xz"]
+    assert result.hives[0].hive.state == "clean"
+    assert result.evidence.facts["setup.OOBEInProgress"] == 0
+
+
+def test_provisioning_agent_evidence_and_remedy(inspected: dict[str, Inspection]) -> None:
+    payload = inspected["provisioning-agent.vhd"].to_json()
+    assert payload["schema"] == "vhdfix.inspect/1"
+    assert payload["article"] == "OSStartUp-PROVISIONING_AGENT"
+    assert payload["matches"][0]["confidence"] == "high"
+    files = {item["path"] for item in payload["evidence"] if item["kind"] == "file"}
+    assert "Windows\\OEM\\Unattend.wsf" in files
+    registry = {(i["hive"], i["key"], i["name"]): i["value"] for i in payload["evidence"] if i["kind"] == "registry"}
+    assert registry[("SYSTEM", "Setup", "OOBEInProgress")] == 1
+    logs = [item for item in payload["evidence"] if item["kind"] == "log" and item["path"].endswith("WaSetup.log")]
+    assert logs and "ErrorHandler" in logs[0]["lines"][-1]
+    documented = {step["id"] for step in payload["remedy"] if step["documented"]}
+    assert "remove-unattend-wsf" in documented
+    assert not any("~" in path for path in files), "8.3 aliases must not be listed as files"
+
+
+def test_readme_command_on_the_bundled_sample() -> None:
+    done = subprocess.run([sys.executable, "-m", "vhdfix", "inspect", str(FIXTURES / "provisioning-agent.vhd")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "OSStartUp-PROVISIONING_AGENT" in done.stdout
+    assert "Windows\\OEM\\Unattend.wsf" in done.stdout
+    assert "\x1b[" not in done.stdout  # no colour when stdout is not a TTY
