@@ -46,6 +46,10 @@ def open_with_dissect(image: ImageFile, kind: str) -> DissectDisk:
             if getattr(disk, "parent", None) is not None:
                 raise UnsupportedFormat(f"{name}: VMDK with a parent is not supported")
             stream = disk
+        # dissect's AlignedStream reads whole 8 KiB buffers, and VMDK.read_sectors raises IndexError for a
+        # buffer that runs past the last extent of a disk whose size is not a multiple of 8 KiB
+        # (KNOWN_ISSUES.md). Sector-sized buffers never leave the disk.
+        stream.align = 512
     except UnsupportedFormat:
         raise
     except Exception as exc:
