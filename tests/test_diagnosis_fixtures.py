@@ -90,6 +90,7 @@ def test_dirty_hive_is_read_through_its_log(inspected: dict[str, Inspection]) ->
     assert result.evidence.facts["setup.OOBEInProgress"] == 1
     payload = result.to_json()
     assert payload["hives"][0]["state"] == "recovered"
+    assert any("SYSTEM hive is dirty: 2 transaction-log entries were replayed" in w for w in payload["warnings"])
 
 
 def test_stale_log_on_a_clean_hive_is_ignored(inspected: dict[str, Inspection]) -> None:

@@ -28,7 +28,11 @@ class HiveReading:
         if self.error is not None:
             return [f"{self.name} hive: [{self.error.code}] {self.error.message}"]
         assert self.hive is not None
-        return [f"{self.name} hive: {warning}" for warning in self.hive.warnings]
+        found = [f"{self.name} hive: {warning}" for warning in self.hive.warnings]
+        if self.hive.state == "recovered":
+            found.insert(0, f"{self.name} hive is dirty: {self.hive.entries_applied} transaction-log entries were "
+                            "replayed in memory; the values shown are the recovered ones, the file itself is stale")
+        return found
 
     def to_json(self) -> dict[str, object]:
         result: dict[str, object] = {"name": self.name, "path": self.path, "logs": self.logs}
