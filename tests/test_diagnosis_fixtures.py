@@ -122,3 +122,21 @@ def test_readme_command_on_the_bundled_sample() -> None:
     assert "OSStartUp-PROVISIONING_AGENT" in done.stdout
     assert "Windows\\OEM\\Unattend.wsf" in done.stdout
     assert "\x1b[" not in done.stdout  # no colour when stdout is not a TTY
+
+
+def test_a_corrupt_hive_is_reported_and_inspection_goes_on(unpacked: Path, tmp_path: Path) -> None:
+    source = unpack_to(FIXTURES / "matrix" / "provisioning-agent-mbr-vhd-fixed.vhd.xz", tmp_path)
+    data = bytearray(source.read_bytes())
+    name = "SOFTWARE".encode("utf-16-le")
+    base = next(i for i in range(0, len(data), 4096) if data[i:i + 4] == b"regf" and data[i + 48:i + 64] == name)
+    data[base + 4096:base + 4100] = b"XXXX"  # the first hive bin's "hbin" signature
+    broken = tmp_path / "broken-software.vhd"
+    broken.write_bytes(bytes(data))
+    result = inspect(broken)
+    assert result.error is None
+    software = result.hives[1]
+    assert software.error is not None and software.error.code == "hive-corrupt"
+    assert any(w.startswith("SOFTWARE hive: [hive-corrupt]") for w in result.warnings)
+    assert result.evidence.facts["setup.OOBEInProgress"] == 1  # SYSTEM was still read
+    assert result.evidence.facts["image_state.state_ini"] == "IMAGE_STATE_SPECIALIZE_RESEAL_TO_OOBE"
+    assert result.article.id == "OSStartUp-PROVISIONING_AGENT"
