@@ -124,7 +124,7 @@ def test_readme_command_on_the_bundled_sample() -> None:
     assert "\x1b[" not in done.stdout  # no colour when stdout is not a TTY
 
 
-def test_a_corrupt_hive_is_reported_and_inspection_goes_on(unpacked: Path, tmp_path: Path) -> None:
+def test_a_corrupt_hive_is_reported_and_inspection_goes_on(tmp_path: Path) -> None:
     source = unpack_to(FIXTURES / "matrix" / "provisioning-agent-mbr-vhd-fixed.vhd.xz", tmp_path)
     data = bytearray(source.read_bytes())
     name = "SOFTWARE".encode("utf-16-le")
