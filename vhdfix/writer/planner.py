@@ -1,0 +1,118 @@
+"""Turn an article's remedy steps into a :class:`~vhdfix.plan.WritePlan`, checking every gate first.
+
+Actions (``articles/*.toml``):
+
+* ``{type = "delete-files", paths = [...]}``: each path is removed
+  (:mod:`vhdfix.writer.ntfs_delete`); a path that does not exist gives no
+  patch and a note;
+* ``{type = "set-values", values = [{hive, key, name, value, value_type}]}``:
+  values are changed in place (:mod:`vhdfix.writer.hive_plan`); all values of
+  one hive are committed together, and a value that already holds its value
+  gives a note;
+* ``{type = "manual"}``: nothing is written; the step is listed with a note.
+
+Gates run before anything is planned: no VHDX log in the input's chain, the
+volume (``$LogFile``, dirty flag, hibernation), then per file and per hive.
+The plan itself does not depend on the container: the copy engine can splice
+it into a new file of any format (flattening a differencing chain), and
+:func:`~vhdfix.writer.container_patch.apply_patches` adds the in-place gates
+(a single file, every touched block stored). All patches are planned into one in-memory view, so a structure that
+two steps change (a directory, a bitmap byte) becomes one patch, attributed to
+the first step that changed it, with the reasons of all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from vhdfix.plan import PlanStep, WritePlan
+from vhdfix.writer.context import WriteContext
+from vhdfix.writer.gates import check_no_pending_log, check_volume
+from vhdfix.writer.hive_edit import ValueSetting
+from vhdfix.writer.hive_plan import EditedHive, plan_hive
+from vhdfix.writer.ntfs_delete import RemovedFile, remove_file
+from vhdfix.writer.volume_view import VolumeView
+
+
+class StepLike(Protocol):
+    """A remedy step (:class:`vhdfix.diagnosis.catalog.RemedyStep` or anything shaped like it)."""
+
+    id: str
+    text: str
+    documented: bool
+    source: str
+    action: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the written copy must show; :func:`vhdfix.writer.verify.verify_copy` checks each item."""
+
+    partition_offset: int = 0
+    removed: tuple[RemovedFile, ...] = ()
+    directories: tuple[int, ...] = ()  # record numbers of the directories whose index changed
+    written_blocks: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()  # records/INDX blocks: label, ranges
+    hives: tuple[EditedHive, ...] = ()
+
+
+@dataclass
+class RepairPlan(WritePlan):
+    """A :class:`~vhdfix.plan.WritePlan` (the patches, per step) that also carries, per step id, notes on what
+    needed no change, and what the verifier must find in the written copy."""
+
+    expectations: Expectations = field(default_factory=Expectations)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"steps": [{**step.to_json(), "notes": self.notes.get(step.id, [])} for step in self.steps]}
+
+
+def plan_actions(context: WriteContext, steps: Sequence[StepLike], *, allow_ktm_locked_hives: bool = False,
+                 now: datetime | None = None) -> RepairPlan:
+    """Plan ``steps`` against the disk opened in ``context``; raise RefusedUnsafe (or another VhdfixError)
+    when any of it cannot be written exactly. Nothing is written."""
+    check_no_pending_log(context.disk)
+    check_volume(context.state, context.ntfs.label)
+    view = VolumeView(context.disk, context.partition.offset, context.ntfs)
+    notes: dict[int, list[str]] = {}
+    removed: list[RemovedFile] = []
+    settings: dict[str, list[tuple[int, ValueSetting]]] = {}
+    for index, step in enumerate(steps):
+        kind = step.action.get("type")
+        if kind == "delete-files":
+            for path in step.action["paths"]:
+                result = remove_file(view, context.ntfs, path, index)
+                if result is None:
+                    notes.setdefault(index, []).append(f"{path} does not exist; nothing to remove")
+                else:
+                    removed.append(result)
+        elif kind == "set-values":
+            for value in step.action["values"]:
+                setting = ValueSetting(value["hive"].upper(), value["key"], value["name"], value["value"],
+                                       value["value_type"])
+                settings.setdefault(setting.hive, []).append((index, setting))
+        else:
+            notes.setdefault(index, []).append("a manual step: vhdfix writes nothing for it")
+    hives: list[EditedHive] = []
+    when = now or datetime.now(timezone.utc)
+    for name, hive_settings in settings.items():
+        edited, hive_notes = plan_hive(view, context.ntfs, context.hive(name), hive_settings, when,
+                                       allow_ktm_locked_hives)
+        for index, texts in hive_notes.items():
+            notes.setdefault(index, []).extend(texts)
+        if edited is not None:
+            hives.append(edited)
+
+    step_patches = view.patches()
+    expectations = Expectations(context.partition.offset, tuple(removed),
+                                tuple(sorted({item.directory for item in removed})),
+                                tuple(view.written_blocks()), tuple(hives))
+    plan = RepairPlan([PlanStep(step.id, step.text, step.documented, step.source,
+                                [item.patch for item in step_patches if item.step == index])
+                       for index, step in enumerate(steps)], expectations,
+                      {steps[index].id: texts for index, texts in notes.items()})
+    plan.patches  # noqa: B018 - refuses overlapping patches now rather than in a writer
+    return plan

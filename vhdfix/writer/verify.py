@@ -1,0 +1,218 @@
+"""Re-read a written copy from scratch and prove the plan landed as intended (write-path.md §9.2).
+
+Everything is read again through new objects (a new container reader, a new
+dissect.ntfs object - it caches records - and a new volume view), and:
+
+1. every MFT record and INDX block the plan wrote passes its fixup check;
+2. in every directory whose index changed, each ``$I30`` entry of the root
+   and of the in-use INDX blocks points to an in-use base record with the
+   same sequence number and a matching ``$FILE_NAME`` (parent, name,
+   namespace); the index root's lengths are consistent (``index_length ==
+   allocated_size``, attribute length, the record's bytes in use); no entry
+   names a removed record;
+3. each removed record is free in its flags and in ``$MFT:$BITMAP``, with the
+   planned sequence number;
+4. every cluster freed is clear in ``$Bitmap``;
+5. each edited hive is read back with vhdfix's recovery (which ignores the
+   logs of a clean hive, so this is also the simulated Windows log recovery:
+   it must change nothing): not dirty, valid checksum, both sequence numbers
+   equal to the committed one, a full cell walk from the root succeeds, and
+   every value holds its new data, in the walk and through the regipy reader.
+
+Any failure raises :class:`~vhdfix.errors.VerificationFailed` listing them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+from dataclasses import dataclass
+
+from vhdfix.disk import Container, open_disk
+from vhdfix.errors import VerificationFailed, VhdfixError
+from vhdfix.ntfs.fixup import FixupError, apply_fixup
+from vhdfix.ntfs.i30 import IndexEntry
+from vhdfix.ntfs.mft_record import RECORD_MAGIC
+from vhdfix.registry.base_block import read_base_block
+from vhdfix.registry.regf_format import REG_DWORD
+from vhdfix.windows.hives import load_hive
+from vhdfix.writer.context import WriteContext, context_for
+from vhdfix.writer.directory_index import read_directory_index
+from vhdfix.writer.hive_cells import HiveCells
+from vhdfix.writer.hive_plan import EditedHive
+from vhdfix.writer.planner import Expectations
+from vhdfix.writer.volume_view import VolumeView
+
+_MAGICS = (RECORD_MAGIC, b"INDX")
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    written_blocks: int
+    directories: int
+    index_entries: int
+    removed_records: int
+    freed_clusters: int
+    hives: int
+    hive_keys: int
+    hive_values: int
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def _align8(number: int) -> int:
+    return (number + 7) & ~7
+
+
+class _Checker:
+    def __init__(self, context: WriteContext, expected: Expectations) -> None:
+        self.context = context
+        self.expected = expected
+        self.view = VolumeView(context.disk, context.partition.offset, context.ntfs)
+        self.problems: list[str] = []
+        self.counts = {"entries": 0, "keys": 0, "values": 0}
+
+    def blocks(self) -> None:
+        for label, ranges in self.expected.written_blocks:
+            raw = b"".join(self.view.read_volume(at, length) for at, length in ranges)
+            try:
+                fixed = apply_fixup(raw, len(raw))
+            except FixupError as exc:
+                self.problems.append(f"{label}: {exc}")
+                continue
+            if fixed[:4] not in _MAGICS:
+                self.problems.append(f"{label}: signature {fixed[:4]!r}")
+
+    def directories(self) -> None:
+        removed = {item.record for item in self.expected.removed}
+        for number in self.expected.directories:
+            try:
+                index = read_directory_index(self.view, number)
+            except (VhdfixError, FixupError) as exc:
+                self.problems.append(f"directory record {number}: {exc}")
+                continue
+            parsed = index.parsed
+            root = index.root_attribute
+            if root.length != _align8(root.value_offset + root.value_length):
+                self.problems.append(f"directory record {number}: $INDEX_ROOT length {root.length} for a "
+                                     f"{root.value_length}-byte value at {root.value_offset}")
+            if parsed.bytes_in_use != _align8(parsed.end_offset + 4):
+                self.problems.append(f"directory record {number}: {parsed.bytes_in_use} bytes in use, end marker "
+                                     f"at {parsed.end_offset}")
+            for _, entry in index.entries():
+                self.counts["entries"] += 1
+                self._entry(number, entry, removed)
+
+    def _entry(self, directory: int, entry: IndexEntry, removed: set[int]) -> None:
+        key = entry.key
+        if key is None:
+            return
+        where = f"directory record {directory}, entry {key.name!r}"
+        if entry.record in removed:
+            self.problems.append(f"{where} still names removed record {entry.record}")
+            return
+        try:
+            record, parsed = self.view.record(entry.record)
+            names = parsed.file_names(record)
+        except (VhdfixError, FixupError, ValueError) as exc:
+            self.problems.append(f"{where}: {exc}")
+            return
+        if not parsed.in_use or parsed.base_record or parsed.sequence_number != entry.sequence:
+            self.problems.append(f"{where}: record {entry.record} is not an in-use base record with sequence "
+                                 f"{entry.sequence}")
+        elif not any((n.parent, n.name, n.namespace) == (key.parent, key.name, key.namespace) for n in names):
+            self.problems.append(f"{where}: record {entry.record} has no matching $FILE_NAME")
+
+    def removed(self) -> None:
+        for item in self.expected.removed:
+            _, parsed = self.view.record(item.record)
+            if parsed.in_use or parsed.sequence_number != item.new_sequence or parsed.link_count:
+                self.problems.append(f"{item.path}: record {item.record} has flags {parsed.flags:#x}, sequence "
+                                     f"{parsed.sequence_number}, link count {parsed.link_count}")
+            if self.view.count_set_bits(self.view.mft_bitmap, item.record, 1, "$MFT:$BITMAP"):
+                self.problems.append(f"{item.path}: record {item.record} is still in use in $MFT:$BITMAP")
+            for lcn, count in item.clusters:
+                still = self.view.count_set_bits(self.view.cluster_bitmap, lcn, count, "$Bitmap")
+                if still:
+                    self.problems.append(f"{item.path}: {still} of clusters {lcn}..{lcn + count - 1} still "
+                                         "allocated in $Bitmap")
+
+    def hives(self) -> None:
+        for edited in self.expected.hives:
+            self._hive(edited)
+
+    def _hive(self, edited: EditedHive) -> None:
+        reading = load_hive(self.context.ntfs, edited.name)
+        if reading.hive is None:
+            self.problems.append(f"{edited.path}: {reading.error}")
+            return
+        hive = reading.hive
+        base = read_base_block(hive.data)
+        if hive.state != "clean" or not base.valid or base.is_dirty:
+            self.problems.append(f"{edited.path}: read back as {hive.state}, checksum "
+                                 f"{'valid' if base.checksum_valid else 'invalid'}, sequence numbers "
+                                 f"{base.primary_sequence_number}/{base.secondary_sequence_number}")
+            return
+        if base.primary_sequence_number != edited.sequence:
+            self.problems.append(f"{edited.path}: sequence {base.primary_sequence_number}, planned {edited.sequence}")
+        try:
+            cells = HiveCells(edited.name, hive.data)
+            for _, values in cells.walk():
+                self.counts["keys"] += 1
+                self.counts["values"] += len(values)
+        except VhdfixError as exc:
+            self.problems.append(f"{edited.path}: full walk failed: {exc}")
+            return
+        for setting in edited.settings:
+            expected = struct.pack("<I", setting.value) if isinstance(setting.value, int) else \
+                setting.value.encode("utf-16-le") + b"\0\0"
+            key = cells.find_key(setting.key)
+            value = None if key is None else cells.find_value(key[0], setting.name, setting.key)
+            through_regipy = hive.value(setting.key, setting.name)
+            if value is None or cells.value_data(value, setting.label) != expected:
+                self.problems.append(f"{setting.label}: the cell walk does not read the new data")
+            elif through_regipy is None or through_regipy.data != expected or \
+                    (through_regipy.type_code == REG_DWORD) != isinstance(setting.value, int):
+                self.problems.append(f"{setting.label}: the regipy reader does not read the new data")
+
+
+def verify_container(disk: Container, expected: Expectations) -> VerificationReport:
+    """Check the written copy ``disk`` (opened afresh by the caller) against ``expected``."""
+    context = context_for(disk)
+    if context.partition.offset != expected.partition_offset:
+        raise VerificationFailed(f"the written copy's Windows volume is at {context.partition.offset}, "
+                                 f"the plan's at {expected.partition_offset}")
+    checker = _Checker(context, expected)
+    try:
+        checker.blocks()
+        checker.directories()
+        checker.removed()
+        checker.hives()
+    except (VhdfixError, FixupError) as exc:
+        checker.problems.append(str(exc))
+    if checker.problems:
+        shown = "; ".join(checker.problems[:10])
+        more = f" (and {len(checker.problems) - 10} more)" if len(checker.problems) > 10 else ""
+        raise VerificationFailed(f"the written copy failed verification: {shown}{more}; discard it")
+    return VerificationReport(len(expected.written_blocks), len(expected.directories), checker.counts["entries"],
+                              len(expected.removed), sum(count for item in expected.removed
+                                                         for _, count in item.clusters),
+                              len(expected.hives), checker.counts["keys"], checker.counts["values"])
+
+
+def verify_copy(copy_path: str | os.PathLike[str], expected: Expectations) -> VerificationReport:
+    """Open the written copy at ``copy_path`` with new readers and check it against ``expected``."""
+    try:
+        disk = open_disk(copy_path)
+    except VhdfixError as exc:
+        raise VerificationFailed(f"the written copy cannot be read back: {exc.message}") from None
+    try:
+        return verify_container(disk, expected)
+    except VerificationFailed:
+        raise
+    except VhdfixError as exc:
+        raise VerificationFailed(f"the written copy cannot be read back: {exc.message}") from None
+    finally:
+        disk.close()
