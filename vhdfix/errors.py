@@ -130,3 +130,202 @@ class InternalError(VhdfixError):
     """A defect in vhdfix itself; reported with the same contract instead of a traceback."""
 
     code = "internal-error"
+
+
+# --- writing into a copy (vhdfix.writer): refusals ---------------------------------------------------------------
+
+
+class RefusedUnsafe(VhdfixError):
+    """vhdfix will not write this change: it cannot be done exactly, or Windows could undo or corrupt it.
+
+    Nothing has been written when this is raised. ``vhdfix repair`` exits 4 for every subclass.
+    """
+
+    code = "refused-unsafe"
+
+
+class VhdxLogPresent(RefusedUnsafe):
+    code = "vhdx-log-present"
+
+
+class DifferencingTarget(RefusedUnsafe):
+    code = "differencing-target"
+
+
+class TargetNotAllocated(RefusedUnsafe):
+    code = "target-not-allocated"
+
+
+class LogFileUnclean(RefusedUnsafe):
+    code = "logfile-unclean"
+
+
+class LogFileFastStartup(RefusedUnsafe):
+    code = "logfile-fast-startup"
+
+
+class LogFileUnknown(RefusedUnsafe):
+    """No valid restart page in a non-empty ``$LogFile``, or a restart page version other than 1.1 / 2.0."""
+
+    code = "logfile-unknown"
+
+
+class VolumeDirty(RefusedUnsafe):
+    code = "volume-dirty"
+
+
+class VolumeHibernated(RefusedUnsafe):
+    code = "volume-hibernated"
+
+
+class HiveDirty(RefusedUnsafe):
+    code = "hive-dirty"
+
+
+class HiveRecoveredImageTooLarge(RefusedUnsafe):
+    code = "hive-recovered-image-too-large"
+
+
+class HiveTransactionsPending(RefusedUnsafe):
+    code = "hive-transactions-pending"
+
+
+class TargetCompressed(RefusedUnsafe):
+    code = "target-compressed"
+
+
+class TargetSparse(RefusedUnsafe):
+    code = "target-sparse"
+
+
+class EncryptedFile(RefusedUnsafe):
+    code = "encrypted-file"
+
+
+class IndexNodeEntry(RefusedUnsafe):
+    code = "index-node-entry"
+
+
+class IndexLastEntry(RefusedUnsafe):
+    code = "index-last-entry"
+
+
+class StaleIndexEntry(RefusedUnsafe):
+    """An ``$I30`` entry and the record it names disagree (sequence number, name or count)."""
+
+    code = "stale-index-entry"
+
+
+class HardLink(RefusedUnsafe):
+    code = "hard-link"
+
+
+class AttributeList(RefusedUnsafe):
+    code = "attribute-list"
+
+
+class ObjectId(RefusedUnsafe):
+    code = "object-id"
+
+
+class ReparsePoint(RefusedUnsafe):
+    code = "reparse-point"
+
+
+class ExtendedAttributes(RefusedUnsafe):
+    """EAs or a ``$LOGGED_UTILITY_STREAM`` (TxF, EFS): side structures the delete would leave behind."""
+
+    code = "extended-attributes"
+
+
+class QuotaCharged(RefusedUnsafe):
+    code = "quota-charged"
+
+
+class IsDirectory(RefusedUnsafe):
+    code = "is-directory"
+
+
+class TornFixup(RefusedUnsafe):
+    code = "torn-fixup"
+
+
+class ValueNotFound(RefusedUnsafe):
+    """Setting a value that does not exist would need a new cell; vhdfix edits existing values only."""
+
+    code = "value-not-found"
+
+
+class ValueTypeMismatch(RefusedUnsafe):
+    code = "value-type-mismatch"
+
+
+class ValueTooLong(RefusedUnsafe):
+    code = "value-too-long"
+
+
+class OldBytesMismatch(RefusedUnsafe):
+    """The copy does not hold the bytes the plan was made from: it is not a copy of the planned input."""
+
+    code = "old-bytes-mismatch"
+
+
+class VerificationFailed(RefusedUnsafe):
+    """The written copy failed vhdfix's own re-read checks; the caller must discard it."""
+
+    code = "verification-failed"
+
+
+# --- vhdfix repair: the command, the copy engine and the output file ---------------------------------------------
+# Exit codes of ``vhdfix repair``: RepairUsageError 2, RefusedUnsafe 4, OutputError 5.
+
+
+class RepairUsageError(VhdfixError):
+    """The request cannot be carried out as given."""
+
+    code = "repair-usage"
+
+
+class OutputExists(RepairUsageError):
+    code = "output-exists"
+
+
+class OutputIsInput(RepairUsageError):
+    """OUT is the input disk or one of its parents."""
+
+    code = "output-is-input"
+
+
+class OutputInvalid(RepairUsageError):
+    """OUT is a directory, or its directory does not exist."""
+
+    code = "output-invalid"
+
+
+class FormatNotAvailable(RepairUsageError):
+    code = "format-not-available"
+
+
+class StepNotInRemedy(RepairUsageError):
+    """An extended step was asked for that the diagnosed article's remedy does not have."""
+
+    code = "step-not-in-remedy"
+
+
+class OutputError(VhdfixError):
+    """The output file could not be written (I/O error); nothing is left behind."""
+
+    code = "output-error"
+
+
+class OutputFull(OutputError):
+    code = "output-full"
+
+
+# --- hostile input -----------------------------------------------------------------------------------------------
+
+
+class TimeBudgetExceeded(VhdfixError):
+    """Inspecting one disk took longer than its time budget (a crafted or badly damaged structure)."""
+
+    code = "time-budget-exceeded"

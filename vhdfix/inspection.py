@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
 from vhdfix.diagnosis import Article, Diagnosis, diagnose, load_catalog
 from vhdfix.disk import Container, open_disk
 from vhdfix.errors import InternalError, VhdfixError
@@ -87,18 +88,24 @@ class Inspection:
 
 
 def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[str]] = (),
-            follow_parent_paths: bool = False, catalog: list[Article] | None = None) -> Inspection:
-    """Inspect one disk image. Never raises for a bad image: the error is in the result."""
+            follow_parent_paths: bool = False, catalog: list[Article] | None = None,
+            budget_seconds: float | None = DEFAULT_TIME_BUDGET) -> Inspection:
+    """Inspect one disk image. Never raises for a bad image: the error is in the result.
+
+    ``budget_seconds`` bounds the time spent on the disk (None: unbounded); when
+    it runs out the error is ``time-budget-exceeded`` (vhdfix.budget).
+    """
     result = Inspection(str(path))
     try:
         catalog = catalog if catalog is not None else load_catalog()
-        result.disk = open_disk(path, parents, follow_parent_paths)
-        result.table = read_partition_table(result.disk)
-        result.windows, result.surveys = find_windows_volume(result.disk, result.table)
-        system, software = load_hive(result.windows.ntfs, "SYSTEM"), load_hive(result.windows.ntfs, "SOFTWARE")
-        result.hives = [system, software]
-        result.evidence = collect_evidence(result.windows.ntfs, system, software)
-        result.diagnosis = diagnose(catalog, result.evidence)
+        with time_budget(budget_seconds, f"inspecting {os.fspath(path)}"):
+            result.disk = open_disk(path, parents, follow_parent_paths)
+            result.table = read_partition_table(result.disk)
+            result.windows, result.surveys = find_windows_volume(result.disk, result.table)
+            system, software = load_hive(result.windows.ntfs, "SYSTEM"), load_hive(result.windows.ntfs, "SOFTWARE")
+            result.hives = [system, software]
+            result.evidence = collect_evidence(result.windows.ntfs, system, software)
+            result.diagnosis = diagnose(catalog, result.evidence)
     except VhdfixError as exc:
         result.error = exc
     except RecursionError:

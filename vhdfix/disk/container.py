@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import heapq
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from vhdfix.disk.image_file import ImageFile
+
+Range = tuple[int, int]  # (offset, length) on the virtual disk
+
+
+def merge_ranges(*sources: Iterable[Range]) -> Iterator[Range]:
+    """The union of sorted range sequences, as sorted ranges that neither overlap nor touch."""
+    pending: Range | None = None
+    for offset, length in heapq.merge(*sources):
+        if length <= 0:
+            continue
+        if pending is not None and offset <= pending[0] + pending[1]:
+            pending = (pending[0], max(pending[1], offset + length - pending[0]))
+            continue
+        if pending is not None:
+            yield pending
+        pending = (offset, length)
+    if pending is not None:
+        yield pending
+
+
+def clip_ranges(ranges: Iterable[Range], end: int) -> Iterator[Range]:
+    """Sorted ``ranges`` cut off at ``end``."""
+    for offset, length in ranges:
+        if offset >= end:
+            return
+        yield offset, min(length, end - offset)
 
 
 @dataclass(frozen=True)
@@ -60,6 +88,16 @@ class Container(ABC):
             return b""
         length = min(length, self.virtual_size - offset)
         return self._read(offset, length)
+
+    def allocated_ranges(self) -> Iterator[Range]:
+        """Sorted, disjoint ranges outside which every byte of the disk reads as zero.
+
+        A superset is allowed; this default is the whole disk. Readers that know
+        their allocation (a BAT, the host file's holes) narrow it, so that a copy
+        reads only what is allocated. A differencing disk includes its parents'.
+        """
+        if self.virtual_size:
+            yield 0, self.virtual_size
 
     @property
     def chain(self) -> list[ChainLink]:

@@ -6,7 +6,7 @@ from typing import BinaryIO
 
 from vhdfix.disk.container import Container, ContainerInfo
 from vhdfix.disk.image_file import ImageFile, image_stream
-from vhdfix.errors import CorruptContainer, Truncated, UnsupportedFormat
+from vhdfix.errors import CorruptContainer, Truncated, UnsupportedFormat, VhdfixError
 
 
 class DissectDisk(Container):
@@ -18,6 +18,8 @@ class DissectDisk(Container):
         try:
             self._stream.seek(offset)
             data = self._stream.read(length)
+        except VhdfixError:
+            raise
         except Exception as exc:  # dissect raises anything from struct.error to OverflowError
             raise CorruptContainer(f"{self.image.path.name}: {self.info.format} read failed at {offset}: "
                                    f"{type(exc).__name__}") from None
@@ -50,7 +52,7 @@ def open_with_dissect(image: ImageFile, kind: str) -> DissectDisk:
         # buffer that runs past the last extent of a disk whose size is not a multiple of 8 KiB
         # (KNOWN_ISSUES.md). Sector-sized buffers never leave the disk.
         stream.align = 512
-    except UnsupportedFormat:
+    except VhdfixError:
         raise
     except Exception as exc:
         raise CorruptContainer(f"{name}: not a readable {kind.upper()} image ({type(exc).__name__})") from None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+from vhdfix.budget import check_time_budget
 from vhdfix.disk.stream import ReadOnlyStream
 from vhdfix.errors import InputNotFound, InputUnreadable, Truncated
 
@@ -35,6 +38,7 @@ class ImageFile:
 
     def read_at(self, offset: int, length: int) -> bytes:
         """Up to ``length`` bytes at ``offset``; short only at end of file."""
+        check_time_budget()  # every read of a disk passes here: crafted loops that read end with the budget
         if length <= 0 or offset >= self.size:
             return b""
         length = min(length, self.size - offset)
@@ -52,6 +56,36 @@ class ImageFile:
         if len(data) != length:
             raise Truncated(f"{self.path.name}: file ends inside the {what} (offset {offset}, {length} bytes)")
         return data
+
+    def data_extents(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """The (offset, length) extents of ``[start, end)`` that are not holes in the host file.
+
+        Asked of the file system with ``SEEK_DATA``/``SEEK_HOLE``; where it cannot
+        tell, the whole span is one extent.
+        """
+        end = min(end, self.size)
+        fd = self._fh.fileno()
+        seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
+        position = start
+        while position < end:
+            if seek_data is None or seek_hole is None:
+                yield position, end - position
+                return
+            try:
+                data = os.lseek(fd, position, seek_data)
+                hole = os.lseek(fd, data, seek_hole)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # nothing but a hole from here to the end of the file
+                    return
+                if exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+                    seek_data = None
+                    continue
+                raise InputUnreadable(f"{self.path}: cannot map its data: {exc.strerror or exc}") from None
+            if data >= end:
+                return
+            stop = min(hole, end)
+            yield data, stop - data
+            position = stop
 
     def close(self) -> None:
         self._fh.close()

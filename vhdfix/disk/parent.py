@@ -15,6 +15,7 @@ from pathlib import Path, PureWindowsPath
 from vhdfix.errors import ParentLoop, ParentMissing
 
 MAX_CHAIN_DEPTH = 32
+UNSAFE_NAME_CHARACTERS = frozenset('<>:"|?*\0')
 
 
 @dataclass
@@ -31,7 +32,11 @@ class ParentHints:
 
 
 def _file_name(stored_path: str) -> str:
-    return PureWindowsPath(stored_path.replace("/", "\\")).name
+    """The last component of a stored path, or "" when it is not a plain file name on every host OS."""
+    name = PureWindowsPath(stored_path.replace("/", "\\")).name
+    if name in (".", "..") or any(char in UNSAFE_NAME_CHARACTERS or ord(char) < 32 for char in name):
+        return ""  # NUL would make the lookup raise; ':' names an alternate data stream on Windows hosts
+    return name
 
 
 @dataclass
@@ -48,13 +53,15 @@ class ParentPolicy:
         found: list[Path] = []
         for stored in hints.relative_paths + hints.absolute_paths + hints.names:
             name = _file_name(stored)
-            if name and name not in (".", ".."):
+            if name:
                 found.append(beside / name)
         if self.follow_locator_paths:
             for rel in hints.relative_paths:
-                found.append(beside / Path(*PureWindowsPath(rel.replace("/", "\\")).parts))
+                if "\0" not in rel:
+                    found.append(beside / Path(*PureWindowsPath(rel.replace("/", "\\")).parts))
             for absolute in hints.absolute_paths:
-                found.append(Path(absolute) if os.name == "nt" else Path(absolute.replace("\\", "/")))
+                if "\0" not in absolute:
+                    found.append(Path(absolute) if os.name == "nt" else Path(absolute.replace("\\", "/")))
         return list(dict.fromkeys(found))
 
     def locate(self, child: Path, depth: int, hints: ParentHints, seen: set[str]) -> Path:

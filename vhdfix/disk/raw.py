@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from vhdfix.disk.container import Container, ContainerInfo
+from collections.abc import Iterator
+
+from vhdfix.disk.container import Container, ContainerInfo, Range
 from vhdfix.disk.image_file import ImageFile
 
 
 class RawDisk(Container):
     def _read(self, offset: int, length: int) -> bytes:
         return self.image.read_exact(offset, length, "raw disk data")
+
+    def allocated_ranges(self) -> Iterator[Range]:
+        """The file's data extents: holes in a sparse raw file read as zeros."""
+        return self.image.data_extents(0, self.virtual_size)
 
 
 def open_raw(image: ImageFile) -> RawDisk:

@@ -9,10 +9,11 @@ if they were dynamic, returning zeros for the parent's sectors
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from vhdfix.disk.container import Container, ContainerInfo
+from vhdfix.disk.container import Container, ContainerInfo, Range, clip_ranges, merge_ranges
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.parent import ParentHints
 from vhdfix.disk.vhd_format import (
@@ -95,6 +96,10 @@ class FixedVhd(Container):
     def _read(self, offset: int, length: int) -> bytes:
         return self.image.read_exact(offset, length, "fixed VHD data")
 
+    def allocated_ranges(self) -> Iterator[Range]:
+        """The data area is the disk, so its host-file holes are the disk's zeros."""
+        return self.image.data_extents(0, self.virtual_size)
+
 
 class SparseVhd(Container):
     """A dynamic or differencing VHD: a BAT of blocks, each a sector bitmap then data."""
@@ -119,7 +124,30 @@ class SparseVhd(Container):
     def _read_bitmap(self, block: int) -> bytes:
         return self.image.read_exact(self.bat[block] * SECTOR, self.bitmap_size, f"sector bitmap of block {block}")
 
+    def allocated_ranges(self) -> Iterator[Range]:
+        """The stored parts of blocks with a BAT entry, and for a differencing disk whatever its parent holds.
+
+        Host-file holes inside a block's data read as zeros, so they are left out.
+        """
+        own = self._stored_ranges()
+        if self.parent is None:
+            return merge_ranges(own)
+        return merge_ranges(own, clip_ranges(self.parent.allocated_ranges(), self.virtual_size))
+
+    def _stored_ranges(self) -> Iterator[Range]:
+        size, block_size = self.virtual_size, self.block_size
+        for block in range(len(self.bat)):
+            data_at = self.block_data_offset(block)
+            if data_at is None:
+                continue
+            start = block * block_size
+            for offset, length in self.image.data_extents(data_at, data_at + min(block_size, size - start)):
+                yield start + offset - data_at, length
+
     def _read(self, offset: int, length: int) -> bytes:
+        block, within = divmod(offset, self.block_size)
+        if within + length <= self.block_size:  # the common case: no copy of the block's bytes
+            return self._read_in_block(block, within, offset, length)
         out = bytearray()
         while length > 0:
             block, within = divmod(offset, self.block_size)

@@ -36,6 +36,10 @@ from vhdfix.errors import Truncated, VhdxLogInvalid, VhdxLogPending
 
 HEADERS_END = HEADER_OFFSETS[1] + HEADER_SIZE  # the log may never write the file identifier or headers (§2.2.2)
 CRC_CHUNK_SECTORS = 256
+# Entries are looked for at every 4 KiB position and each candidate is read whole to check its CRC, so a log full of
+# plausible headers with bad checksums would be read over and over. A real log is read about once.
+SCAN_BUDGET_FACTOR = 4
+SCAN_BUDGET_MINIMUM = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,17 @@ class _LogScanner:
         self.length = log_length
         self.log_guid = log_guid
         self._entries: dict[int, LogEntry | None] = {}
+        self._budget = max(SCAN_BUDGET_FACTOR * log_length, SCAN_BUDGET_MINIMUM)
 
     def _sector_at(self, position: int) -> int:
         return self.offset + position % self.length
 
     def _read(self, position: int, sectors: int) -> bytes:
         """``sectors`` consecutive log sectors from ``position``, wrapping at the end of the log."""
+        self._budget -= sectors * LOG_SECTOR_SIZE
+        if self._budget < 0:
+            raise VhdxLogInvalid(f"{self.image.path.name}: the VHDX log holds so many damaged entries that finding "
+                                 f"the valid ones would read it more than {SCAN_BUDGET_FACTOR} times")
         out = bytearray()
         while sectors:
             position %= self.length

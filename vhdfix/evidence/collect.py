@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vhdfix.errors import VhdfixError
+from vhdfix.errors import TimeBudgetExceeded, VhdfixError
 from vhdfix.evidence.locations import (
     ANSWER_FILE_LOCATIONS,
     DECISIVE_PATTERNS,
@@ -33,7 +33,7 @@ PA_CHAIN_LINE = re.compile(r"SetupComplete|ErrorHandler|Unattend\.wsf|ReportRead
 ERROR_HANDLER_LINE = re.compile(r"ErrorHandler", re.IGNORECASE)
 CALL_LINE = re.compile(r"^\s*(call|start|cscript|wscript|powershell|cmd)\b|\.(cmd|bat|wsf|ps1|exe)\b",
                        re.IGNORECASE)
-STATE_INI_LINE = re.compile(r'^\s*ImageState\s*=\s*"?([A-Z_ ]+?)"?\s*$', re.IGNORECASE | re.MULTILINE)
+STATE_INI_LINE = re.compile(r'^[ \t]*ImageState[ \t]*=[ \t]*"?([A-Z_ ]+?)"?[ \t]*$', re.IGNORECASE | re.MULTILINE)
 UNATTEND_SWITCH = re.compile(r"/unattend:", re.IGNORECASE)
 OOBE_PENDING_STATES = ("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE", "IMAGE_STATE_SPECIALIZE_RESEAL_TO_OOBE",
                        "IMAGE_STATE_UNDEPLOYABLE")
@@ -49,6 +49,8 @@ class _Reader:
     def read(self, path: str, limit: int, tail: bool = False) -> tuple[bytes, bool] | None:
         try:
             found = self.volume.read_file(path, limit, tail)
+        except TimeBudgetExceeded:
+            raise
         except VhdfixError as exc:
             self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
             return None
@@ -60,6 +62,8 @@ class _Reader:
     def stat(self, path: str) -> FileInfo | None:
         try:
             return self.volume.stat(path)
+        except TimeBudgetExceeded:
+            raise
         except VhdfixError as exc:
             self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
             return None
@@ -67,6 +71,8 @@ class _Reader:
     def list_dir(self, path: str) -> list[FileInfo]:
         try:
             return self.volume.list_dir(path)
+        except TimeBudgetExceeded:
+            raise
         except VhdfixError as exc:
             self.evidence.warnings.append(f"{path}: could not be listed: [{exc.code}] {exc.message}")
             return []
@@ -88,6 +94,8 @@ def _registry(evidence: EvidenceSet, reading: HiveReading,
             continue
         try:
             found = hive.value(key, name)
+        except TimeBudgetExceeded:
+            raise
         except VhdfixError as exc:
             evidence.warnings.append(f"{reading.name}\\{key}\\{name}: [{exc.code}] {exc.message}")
             continue

@@ -91,18 +91,20 @@ SETUP_LOGS = (
     SetupLog("logs.sysprep_setuperr", "Windows\\System32\\Sysprep\\Panther\\setuperr.log", False),
 )
 
-# Decisive lines (azure-articles.md §7.2): pattern id -> regular expression (case-insensitive).
+# Decisive lines (azure-articles.md §7.2): pattern id -> regular expression (case-insensitive), searched in each
+# line. "A, then later B" is written ``^(?=(.*?A))\1.*B``: the lookahead settles on the first A for good, so a line
+# of many A without B costs one pass, where ``A.*B`` would rescan the rest of the line from every A.
 DECISIVE_PATTERNS = {
     "sysprep-invalid-state": r"RunExternalDlls:Not running DLLs; either the machine is in an invalid state",
     "sysprep-rearm-limit": r"SLReArmWindows|hr = 0xc004d307",
     "sysprep-appx-not-provisioned": r"was installed for a user, but not provisioned for all users|0x80073cf2",
     "sysprep-bitlocker": r"0x80310039",
     "sysprep-external-provider": r"SYSPRP LaunchDll:\s*Failure occurred while executing",
-    "sysprep-generalize-validate": r"Error in validating actions from .*Generalize\.xml",
+    "sysprep-generalize-validate": r"^(?=(.*?Error in validating actions from ))\1.*Generalize\.xml",
     "oobe-profile-copy": r"\[Shell Unattend\] (_FindLatestProfile|CopyProfile) failed",
-    "setup-fatal": r"\[setup\.exe\].*(fatal|failed)|Setup encountered a fatal error",
-    "specialize-failed": r"specialize.*(fail|error)|\[Specialize\].*error",
-    "oobe-failed": r"\[(windeploy\.exe|msoobe\.exe|oobeldr\.exe)\].*(fail|error)",
+    "setup-fatal": r"^(?=(.*?\[setup\.exe\]))\1.*(fatal|failed)|Setup encountered a fatal error",
+    "specialize-failed": r"^(?=(.*?specialize))\1.*(fail|error)|^(?=(.*?\[Specialize\]))\3.*error",
+    "oobe-failed": r"^(?=(.*?\[(windeploy\.exe|msoobe\.exe|oobeldr\.exe)\]))\1.*(fail|error)",
 }
 
 MAX_LOG_BYTES = 4 * 1024 * 1024  # a log is read from its end, at most this much

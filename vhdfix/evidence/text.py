@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 
+MAX_LINE_CHARS = 4096
+
 
 def decode_text(data: bytes) -> str:
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
@@ -16,10 +18,16 @@ def decode_text(data: bytes) -> str:
 
 
 def text_lines(data: bytes, cut_at_start: bool = False) -> list[str]:
-    """Lines of a decoded file; with ``cut_at_start`` the first, partial line is dropped."""
+    """Lines of a decoded file, each cut at :data:`MAX_LINE_CHARS`; with ``cut_at_start`` the first, partial
+    line is dropped.
+
+    Setup logs have short lines. The cut keeps the evidence patterns, some of
+    which backtrack (``.*``), linear in the size of a crafted file with one
+    enormous line.
+    """
     if cut_at_start and len(data) % 2 and data[1::2].count(0) > len(data) // 4:
         data = data[1:]  # a UTF-16 tail cut at an odd offset
     lines = decode_text(data).splitlines()
     if cut_at_start and lines:
         lines = lines[1:]
-    return [line.rstrip() for line in lines]
+    return [line[:MAX_LINE_CHARS].rstrip() for line in lines]

@@ -1,9 +1,12 @@
 """An NTFS volume read through dissect.ntfs, with its defects and exceptions contained.
 
-dissect.ntfs supplies navigation. vhdfix adds what it lacks (library-notes.md
-§4): freed records are never returned, directory listings skip entries that do
-not point at a live record of the same sequence, and every library exception
-becomes a :class:`CorruptVolume` naming the path involved.
+dissect.ntfs supplies records and streams. vhdfix adds what it lacks
+(library-notes.md §4, KNOWN_ISSUES.md): the volume is opened with its sizes
+checked (bounds.py), paths are resolved and directories listed by a bounded
+walk of ``$I30`` that honours ``$BITMAP:$I30`` (directory.py), freed records
+are never returned, entries that do not point at a live record of the same
+sequence are skipped, and every library exception becomes a
+:class:`CorruptVolume` naming the path involved.
 """
 
 from __future__ import annotations
@@ -12,19 +15,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from dissect.ntfs import NTFS
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
 from dissect.ntfs.c_ntfs import c_ntfs as c_dissect_ntfs
-from dissect.ntfs.exceptions import FileNotFoundError as NtfsFileNotFound
-from dissect.ntfs.exceptions import NotADirectoryError as NtfsNotADirectory
 from dissect.ntfs.mft import MftRecord
 
 from vhdfix.disk.stream import ReadOnlyStream
-from vhdfix.errors import CorruptVolume, EncryptedVolume
+from vhdfix.errors import CorruptVolume, EncryptedVolume, VhdfixError
+from vhdfix.ntfs.bounds import check_stream, open_ntfs
+from vhdfix.ntfs.directory import DirectoryIndex, fold
 from vhdfix.ntfs.ntfs_format import BITLOCKER_OEM_ID, FILE_RECORD_SEGMENT_IN_USE, NTFS_OEM_ID
 
 MAX_LISTING = 100_000
 FILE_NAME_DOS = 0x02  # $FILE_NAME namespace: DOS-only 8.3 alias (write-path.md §3.5)
+ROOT_RECORD = 5
 
 
 def volume_kind(boot_sector: bytes) -> str:
@@ -50,7 +53,7 @@ class FileInfo:
 def _library_call(what: str) -> Iterator[None]:
     try:
         yield
-    except (CorruptVolume, EncryptedVolume):
+    except VhdfixError:
         raise
     except RecursionError:
         raise CorruptVolume(f"{what}: structure nests too deeply") from None
@@ -81,22 +84,50 @@ class NtfsVolume:
             raise CorruptVolume(f"{label} is not an NTFS volume")
         self.boot_sector = c_dissect_ntfs.BOOT_SECTOR(boot)
         with _library_call(f"{label}: opening NTFS"):
-            self.fs = NTFS(stream)
+            self.fs = open_ntfs(stream, self.boot_sector, label)
         self.cluster_size = self.fs.cluster_size
         self.record_size = self.fs._record_size
         self.serial = f"{self.boot_sector.SerialNumber:016X}"
+        self._indexes: dict[int, DirectoryIndex] = {}
+        self._paths: dict[str, int | None] = {"": ROOT_RECORD}
 
     def record(self, path: str | int) -> MftRecord | None:
         """The live MFT record at ``path`` (case-insensitive, ``\\`` or ``/``), or None."""
-        where = path if isinstance(path, int) else _windows_path(path)
+        if isinstance(path, int):
+            with _library_call(f"{self.label}: reading MFT record {path}"):
+                return self._record(path)
+        where = _windows_path(path)
         with _library_call(f"{self.label}: looking up {where}"):
-            try:
-                rec = self.fs.mft.get(where)
-            except (NtfsFileNotFound, NtfsNotADirectory):
-                return None
-            if not rec.header.Flags & FILE_RECORD_SEGMENT_IN_USE:
-                return None  # dissect returns freed records (library-notes.md §4.6)
-            return rec
+            number = self._resolve(where)
+            return None if number is None else self._record(number)
+
+    def _record(self, number: int) -> MftRecord | None:
+        rec = self.fs.mft.get(number)
+        if not rec.header.Flags & FILE_RECORD_SEGMENT_IN_USE:
+            return None  # dissect returns freed records (library-notes.md §4.6)
+        return rec
+
+    def _index(self, rec: MftRecord, where: str) -> DirectoryIndex:
+        if rec.segment not in self._indexes:
+            self._indexes[rec.segment] = DirectoryIndex(rec, self.cluster_size, self.stream.size, where)
+        return self._indexes[rec.segment]
+
+    def _resolve(self, path: str) -> int | None:
+        """The record number at ``path``, one directory at a time; reparse points are not followed."""
+        key = fold(path)
+        if key in self._paths:
+            return self._paths[key]
+        parent, _, name = path.rpartition("\\")
+        number = self._resolve(parent) if parent else ROOT_RECORD
+        directory = None if number is None else self._record(number)
+        found = None
+        if directory is not None and directory.is_dir():
+            entry = self._index(directory, f"{self.label}: {parent or 'the root directory'}").find(name)
+            target = None if entry is None else self._record(entry.record)
+            if target is not None and entry is not None and entry.sequence in (0, target.header.SequenceNumber):
+                found = entry.record
+        self._paths[key] = found
+        return found
 
     def stat(self, path: str) -> FileInfo | None:
         rec = self.record(path)
@@ -114,6 +145,8 @@ class NtfsVolume:
         with _library_call(f"{self.label}: reading {path}"):
             if rec.is_dir() or not rec.has_stream(""):
                 return None
+            check_stream(rec.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA), self.cluster_size, self.stream.size,
+                         f"{self.label}: {path}")
             size = rec.size()
             stream = rec.open()
             if tail and size > limit:
@@ -128,18 +161,21 @@ class NtfsVolume:
             return []
         entries: list[FileInfo] = []
         base = _windows_path(path)
+        seen: set[str] = set()
         with _library_call(f"{self.label}: listing {path}"):
             if not rec.is_dir():
                 return []
-            for name, entry in rec.listdir().items():
+            for entry in self._index(rec, f"{self.label}: {path}").entries():
                 if len(entries) >= MAX_LISTING:
                     raise CorruptVolume(f"{self.label}: {path} lists more than {MAX_LISTING} entries")
-                if entry.attribute.attr.Flags == FILE_NAME_DOS:
-                    continue  # the 8.3 alias of a name listed under its long form
-                ref = entry.header.FileReference
-                target = self.record(ref.SegmentNumberLowPart | ref.SegmentNumberHighPart << 32)
-                if target is None or target.header.SequenceNumber != ref.SequenceNumber:
-                    continue  # a stale entry (dissect ignores $BITMAP:$I30)
+                assert entry.key is not None
+                name = entry.key.name
+                if entry.key.namespace == FILE_NAME_DOS or name in seen:
+                    continue  # the 8.3 alias of a name listed under its long form, or a name listed twice
+                seen.add(name)
+                target = self._record(entry.record)
+                if target is None or target.header.SequenceNumber != entry.sequence:
+                    continue  # a stale entry
                 if target.segment == rec.segment:
                     continue  # the root directory indexes itself as "."
                 child = f"{base}\\{name}" if base else name
@@ -160,4 +196,6 @@ class NtfsVolume:
         with _library_call(f"{self.label}: reading system file {record}"):
             if rec is None:
                 raise CorruptVolume(f"{self.label}: system file record {record} is not in use")
+            check_stream(rec.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA), self.cluster_size, self.stream.size,
+                         f"{self.label}: system file {record}")
             return rec.open().read(length)

@@ -20,6 +20,8 @@ def _is_bare_volume(sector0: bytes) -> bool:
 
 def read_partition_table(disk: Container) -> PartitionTable:
     warnings: list[str] = []
+    if disk.virtual_size < 512:
+        raise NoPartitionTable(f"the disk is {disk.virtual_size} bytes, less than one sector")
     sector0 = disk.read(0, 512)
     if _is_bare_volume(sector0):
         bare = Partition(1, "none", 0, disk.virtual_size, "volume", "bare volume (no partition table)")
@@ -33,7 +35,8 @@ def read_partition_table(disk: Container) -> PartitionTable:
                 return _gpt_table(disk, sector_size, warnings)
         # No primary header: a protective MBR or a backup header at the end means a damaged GPT.
         sector_size = disk.info.sector_size
-        if protective or has_gpt_signature(disk.read(disk.virtual_size - sector_size, 8)):
+        backup_at = disk.virtual_size - sector_size
+        if protective or (backup_at > 0 and has_gpt_signature(disk.read(backup_at, 8))):
             return _gpt_table(disk, sector_size, warnings)
         raise NoPartitionTable("no MBR, GPT or volume boot sector at the start of the disk")
 

@@ -75,6 +75,8 @@ def read_gpt(read: Callable[[int, int], bytes], sector_size: int, disk_size: int
              warnings: list[str]) -> tuple[list[Partition], str]:
     """Partitions (by table index) and the disk GUID, from the primary or else the backup GPT."""
     disk_sectors = disk_size // sector_size
+    if disk_sectors < 3:
+        raise CorruptPartitionTable(f"a disk of {disk_size} bytes is too small for a GPT")
     try:
         gpt = _read_copy(read, 1, sector_size, disk_sectors)
     except GptProblem as primary:

@@ -32,6 +32,11 @@ _CELL_SIZE = struct.Struct("<i")  # regf spec, 'Cell': i32 size, negative when a
 _CELL_ALIGNMENT = 8
 _INLINE_MAX = 4
 _NAME_LENGTH = struct.Struct("<H")  # read first: the structures end with a name of that length
+_LIST_COUNT = struct.Struct("<H")  # regf spec, 'Index leaf' and friends: signature, then the element count
+_OFFSET = struct.Struct("<I")
+_LIST_HEADER = 4
+INDEX_ROOT_SIGNATURE = b"ri"
+LEAF_STRIDES = {b"li": 4, b"lf": 8, b"lh": 8}  # offset only, or offset + name hint / name hash
 _KEY_NAME_LENGTH_AT = c_regf.key_node.fields["key_name_length"].offset
 _VALUE_NAME_LENGTH_AT = c_regf.key_value.fields["name_length"].offset
 
@@ -75,6 +80,11 @@ class Cells:
             raise self.corrupt(f"{what}: the cell at {offset:#x} has a bad size {-size}")
         return self._view[start + _CELL_SIZE.size:start - size]
 
+    def is_allocated(self, offset: int) -> bool:
+        """Whether an allocated cell (negative size) starts at ``offset``."""
+        start = BASE_BLOCK_SIZE + offset
+        return start + _CELL_SIZE.size <= self._end and _CELL_SIZE.unpack_from(self._view, start)[0] < 0
+
     def key_node(self, offset: int, what: str) -> Structure:
         """regf spec, 'Key node': a ``c_regf.key_node``."""
         data = self.cell(offset, what)
@@ -84,6 +94,45 @@ class Cells:
         if KEY_NODE_FIXED_SIZE + name_length > len(data):
             raise self.corrupt(f"{what}: the key node at {offset:#x} has a name longer than its cell")
         return c_regf.key_node(bytes(data[:KEY_NODE_FIXED_SIZE + name_length]))
+
+    def subkey_offsets(self, key_offset: int, node: Structure, what: str) -> list[int]:
+        """regf spec, 'Subkeys list': the offsets of a key's subkeys, in list order.
+
+        Checked before regipy walks the same lists: each list fits its cell, an
+        index root points only at leaves, no key is listed twice or under
+        itself (a cycle), and the lists hold as many keys as the key node says.
+        """
+        count = node.number_of_subkeys
+        if count == 0:
+            return []
+        top = self.cell(node.subkeys_list_offset, f"{what}: subkeys list")
+        leaves = [(node.subkeys_list_offset, top)]
+        if bytes(top[:2]) == INDEX_ROOT_SIGNATURE:
+            offsets = self._list_elements(top, 4, node.subkeys_list_offset, what)
+            if len(set(offsets)) != len(offsets):
+                raise self.corrupt(f"{what}: the index root at {node.subkeys_list_offset:#x} lists a leaf twice")
+            leaves = [(offset, self.cell(offset, f"{what}: subkeys list")) for offset in offsets]
+        found: list[int] = []
+        seen: set[int] = set()
+        for offset, leaf in leaves:
+            stride = LEAF_STRIDES.get(bytes(leaf[:2]))
+            if stride is None:
+                raise self.corrupt(f"{what}: the subkeys list at {offset:#x} has signature {bytes(leaf[:2])!r}")
+            for element in self._list_elements(leaf, stride, offset, what):
+                if element == key_offset or element in seen:
+                    raise self.corrupt(f"{what}: the subkeys list at {offset:#x} lists "
+                                       f"{'the key itself' if element == key_offset else 'a key twice'}")
+                seen.add(element)
+                found.append(element)
+        if len(found) != count:
+            raise self.corrupt(f"{what}: the subkeys lists hold {len(found)} keys, the key node says {count}")
+        return found
+
+    def _list_elements(self, body: memoryview, stride: int, offset: int, what: str) -> list[int]:
+        (count,) = _LIST_COUNT.unpack_from(body, 2)
+        if _LIST_HEADER + count * stride > len(body):
+            raise self.corrupt(f"{what}: the list at {offset:#x} claims {count} elements, more than its cell holds")
+        return [_OFFSET.unpack_from(body, _LIST_HEADER + index * stride)[0] for index in range(count)]
 
     def key_values(self, list_offset: int, count: int, key_path: str) -> list[KeyValueCell]:
         """regf spec, 'Key values list' and 'Key value': the values of a key, in list order."""

@@ -29,6 +29,7 @@ from vhdfix.registry.regf_format import (
     FILE_TYPE_PRIMARY,
     HBIN_SIGNATURE,
     HIVE_BIN_ALIGNMENT,
+    HIVE_BIN_HEADER_SIZE,
     REG_DWORD,
     REGF_SIGNATURE,
     c_regf,
@@ -80,11 +81,17 @@ def open_hive(name: str, primary: bytes, logs: Sequence[tuple[str, bytes]] = ())
         raise HiveCorrupt(f"{name}: no hive bin after the base block")
     cells = Cells(name, data, size, base.minor_version)
     root = cells.key_node(base.root_cell_offset, "the base block's root cell")
+    # regipy takes the first allocated cell of the first hive bin as the root key, and looks for it 4 bytes at a
+    # time: past a free first cell it would crawl the whole hive (KNOWN_ISSUES.md). Only an allocated first cell
+    # can be the root anyway.
+    mismatch = HiveCorrupt(f"{name}: regipy takes the first cell of the first hive bin as the root key, but the "
+                           f"base block's root cell is at {base.root_cell_offset:#x}")
+    if not cells.is_allocated(HIVE_BIN_HEADER_SIZE):
+        raise mismatch
     with _regipy_errors(name, "opening the hive"):
         regipy_hive = _regipy_hive(data)
     if not _same_key_node(regipy_hive.root, root):
-        raise HiveCorrupt(f"{name}: regipy takes the first cell of the first hive bin as the root key, but the "
-                          f"base block's root cell is at {base.root_cell_offset:#x}")
+        raise mismatch
     return Hive(name, result, regipy_hive.root, base.root_cell_offset, cells)
 
 
@@ -268,43 +275,38 @@ class Hive:
         """The subkeys in list order, and by folded name (the first of duplicates wins).
 
         Built once per key: regipy finds a subkey by parsing every sibling, so
-        each key's list is parsed once and kept.
+        each key's list is parsed once and kept. The lists are checked first
+        (:meth:`Cells.subkey_offsets`): regipy follows whatever counts and
+        offsets it finds, so a crafted list would have it parse one key
+        millions of times, or a key as its own subkey.
         """
         folded = tuple(_fold(part) for part in key_path.split("\\") if part)
         known = self._children.get(folded)
         if known is None:
-            with _regipy_errors(self.name, f"reading the subkeys of {key_path or 'the root key'!r}"):
-                children = list(record.iter_subkeys() or ())
+            what = f"subkeys of {key_path or 'the root key'!r}"
+            offset = self._offsets[folded]
+            node = self._cells.key_node(offset, what)
+            if not _same_key_node(record, node):
+                raise self._cells.corrupt(f"{what}: regipy and the key node at {offset:#x} disagree")
+            offsets = self._cells.subkey_offsets(offset, node, what)
+            with _regipy_errors(self.name, f"reading the {what}"):
+                children = list(record.iter_subkeys() or ()) if offsets else []
                 names = [_fold(_record_name(child)) for child in children]
-            self._check_parents(folded, key_path, record, children)
+            if len(children) != len(offsets):
+                raise self._cells.corrupt(f"{what}: regipy read {len(children)} subkeys, the lists hold "
+                                          f"{len(offsets)}")
             index: dict[str, NKRecord] = {}
-            for name, child in zip(names, children, strict=True):
-                index.setdefault(name, child)
+            for name, child, child_offset in zip(names, children, offsets, strict=True):
+                # regf spec, 'Key node': every subkey's Parent field points back at the key it is listed under
+                # (regipy does not check it; a bad subkeys list, as in yarp's BadListHive, shows only there).
+                if child.header.parent_key_offset != offset:
+                    raise self._cells.corrupt(f"{what}: the Parent field of {_record_name(child)!r} does not "
+                                              "point back at the key")
+                if name not in index:
+                    index[name] = child
+                    self._offsets[(*folded, name)] = child_offset
             known = self._children[folded] = (children, index)
         return known
-
-    def _check_parents(self, folded: tuple[str, ...], key_path: str, record: NKRecord,
-                       children: list[NKRecord]) -> None:
-        """Every subkey's Parent field must point back at the key it is listed under (regf spec, 'Key node').
-
-        regipy does not check it, and a bad subkeys list (yarp's BadListHive)
-        shows up only there. The key's own offset, which regipy does not keep,
-        is learnt from its first subkey and confirmed by comparing that cell
-        with the key; the other subkeys are then checked by offset.
-        """
-        if not children:
-            return
-        what = f"subkeys of {key_path or 'the root key'!r}"
-        offset = self._offsets.get(folded)
-        if offset is None:
-            offset = children[0].header.parent_key_offset
-            if not _same_key_node(record, self._cells.key_node(offset, f"{what}: Parent field")):
-                raise self._cells.corrupt(f"{what}: a Parent field does not point back at the key")
-            self._offsets[folded] = offset
-        for child in children:
-            if child.header.parent_key_offset != offset:
-                raise self._cells.corrupt(f"{what}: the Parent field of {_record_name(child)!r} does not point "
-                                          "back at the key")
 
     def _value_cells(self, key_path: str, record: NKRecord) -> list[KeyValueCell]:
         cells = self._value_lists.get(key_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vhdfix.errors import HiveCorrupt, HiveMissing, VhdfixError
+from vhdfix.errors import HiveCorrupt, HiveMissing, TimeBudgetExceeded, VhdfixError
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.registry import Hive, open_hive
 
@@ -68,6 +68,8 @@ def load_hive(volume: NtfsVolume, name: str) -> HiveReading:
                 logs.append((name + suffix, data))
                 reading.logs.append(name + suffix)
         reading.hive = open_hive(name, primary, logs)
+    except TimeBudgetExceeded:
+        raise
     except VhdfixError as exc:
         reading.error = exc
     return reading

@@ -1,0 +1,277 @@
+"""``vhdfix.repair``: the repair of each sample disk into each format, its refusals, and its exit codes.
+
+The repairs go through the surgical writer (``vhdfix.writer``); where a test
+needs a planner that misbehaves, it passes its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import shutil
+import sys
+import types
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import vhdfix
+from tests.support.vhd_builder import VhdSpec, write_vhd
+from tests.test_copy_samples import PA, sample
+from tests.test_copy_samples import samples as samples  # a session fixture
+from vhdfix.copy.output import TEMP_MARK
+from vhdfix.copy.writer import FlatWriter
+from vhdfix.diagnosis import RemedyStep
+from vhdfix.disk import Container, open_disk
+from vhdfix.disk.image_file import ImageFile
+from vhdfix.disk.vhd_format import c_vhd
+from vhdfix.partitions import read_partition_table
+from vhdfix.plan import BytePatch, PlanStep, WritePlan
+from vhdfix.repair import SCHEMA, RepairResult, repair, writer_planner
+from vhdfix.windows import find_windows_volume
+
+UNATTEND = "Windows\\OEM\\Unattend.wsf"
+PA_ARTICLE = "OSStartUp-PROVISIONING_AGENT"
+FORMATS = ("same", "vhd-fixed", "vhd-dynamic", "vhdx", "raw")
+SUFFIX = {"same": "", "vhd-fixed": ".vhd", "vhd-dynamic": ".vhd", "vhdx": ".vhdx", "raw": ".raw"}
+INPUTS = {"vhd-dynamic": f"{PA}.vhd", "vhd-fixed": f"{PA}-gpt-vhd-fixed", "vhdx": f"{PA}-gpt-vhdx-dynamic"}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def out_path(folder: Path, disk: Path, fmt: str) -> Path:
+    return folder / f"repaired{SUFFIX[fmt] or disk.suffix}"
+
+
+def windows_file_present(path: Path, name: str) -> bool:
+    disk = open_disk(path)
+    try:
+        windows, _ = find_windows_volume(disk, read_partition_table(disk))
+        return windows.ntfs.record(name) is not None
+    finally:
+        disk.close()
+
+
+def assert_nothing_written(folder: Path, before: set[str]) -> None:
+    assert {path.name for path in folder.iterdir()} == before
+    assert not [path for path in folder.iterdir() if TEMP_MARK in path.name]
+
+
+def checks(result: RepairResult) -> dict[str, object]:
+    return {check.name: check.passed for check in result.checks}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_repair_each_sample_into_each_format(kind: str, fmt: str, samples: Path, tmp_path: Path) -> None:
+    disk = sample(INPUTS[kind], samples)
+    digest = sha256(disk)
+    out = out_path(tmp_path, disk, fmt)
+    result = repair(disk, out, format=fmt)
+    assert result.exit_code == 0, result.to_json()
+    assert result.outcome == "repaired" and result.error is None
+    assert sha256(disk) == digest
+    assert [path.name for path in tmp_path.iterdir()] == [out.name]
+    assert checks(result) == {"reopen": True, "diagnosis": True, "untouched-files": True, "writer": True}
+
+    payload = result.to_json()
+    assert payload["schema"] == SCHEMA and payload["exit_code"] == 0
+    assert payload["diagnosis"]["article"] == PA_ARTICLE and payload["diagnosis"]["confidence"] == "high"
+    (step,) = payload["plan"]["steps"]
+    assert step["id"] == "remove-unattend-wsf" and step["documented"] is True and step["source"]
+    assert len(step["patches"]) >= 3 and all({"offset", "old", "new", "reason"} <= set(p) for p in step["patches"])
+    files = next(check for check in payload["verification"]["checks"] if check["name"] == "untouched-files")
+    assert files["removed"] == [UNATTEND] and files["files_compared"] > 30 and files["problems"] == []
+    assert payload["verification"]["passed"] is True
+    output = payload["output"]
+    assert output["written"] is True and output["path"] == str(out) and output["size"] == out.stat().st_size
+    manual = [s["id"] for s in payload["steps"] if s["disposition"] == "manual"]
+    assert manual == ["unmount-provisioning-iso", "restore-or-finish-oobe"]
+
+    after = vhdfix.inspect(out)
+    assert after.error is None and not windows_file_present(out, UNATTEND)
+    assert windows_file_present(out, "Windows\\OEM\\ErrorHandler.cmd")
+    assert all(match.confidence == "low" for match in after.diagnosis.matches if match.article.id == PA_ARTICLE)
+
+
+def test_a_differencing_chain_becomes_one_standalone_image(tmp_path: Path) -> None:
+    base = Path(shutil.copy(sample(f"{PA}.vhd", tmp_path), tmp_path / "base.vhd"))
+    with ImageFile(base) as image:
+        unique_id = bytes(c_vhd.hard_disk_footer(image.read_at(image.size - 512, 512)).unique_id)
+    size = open_disk(base).virtual_size
+    write_vhd(tmp_path / "child.vhd", VhdSpec(size, b"K" * 16, {}, unique_id, "base.vhd"))
+    digests = sha256(base), sha256(tmp_path / "child.vhd")
+    result = repair(tmp_path / "child.vhd", tmp_path / "out.vhd")
+    assert result.exit_code == 0, result.to_json()
+    assert (sha256(base), sha256(tmp_path / "child.vhd")) == digests
+    repaired = open_disk(tmp_path / "out.vhd")
+    assert len(repaired.chain) == 1 and repaired.info.variant == "dynamic"
+    repaired.close()
+    assert result.to_json()["input"]["chain"][1]["path"] == str(base)
+
+
+def test_the_dirty_hive_sample_is_repaired(samples: Path, tmp_path: Path) -> None:
+    disk = sample(f"{PA}-dirty-hive-mbr-vhd-dynamic", samples)
+    result = repair(disk, tmp_path / "out.vhd", format="vhd-fixed")
+    assert result.exit_code == 0, result.to_json()
+    assert not windows_file_present(tmp_path / "out.vhd", UNATTEND)
+
+
+def test_extended_steps_only_with_their_flag(tmp_path: Path) -> None:
+    disk = sample(f"{PA}.vhd", tmp_path)
+    extended = ["remove-error-handler-hooks", "remove-setup-complete-hooks"]
+    result = repair(disk, tmp_path / "out.vhd", extended=extended)
+    assert result.exit_code == 0, result.to_json()
+    payload = result.to_json()
+    planned = {step["id"]: step["documented"] for step in payload["plan"]["steps"]}
+    assert planned == {"remove-unattend-wsf": True, "remove-error-handler-hooks": False,
+                       "remove-setup-complete-hooks": False}
+    labelled = {s["id"]: s.get("label") for s in payload["steps"] if not s["documented"]}
+    assert set(labelled.values()) == {"NOT documented by Microsoft"}
+    files = next(check for check in payload["verification"]["checks"] if check["name"] == "untouched-files")
+    assert len(files["removed"]) == 5
+    for name in ("Windows\\OEM\\ErrorHandler.cmd", "Windows\\Setup\\Scripts\\SetupComplete.cmd"):
+        assert not windows_file_present(tmp_path / "out.vhd", name)
+
+
+def never_called(disk: Container, steps: Sequence[RemedyStep]) -> WritePlan:
+    raise AssertionError("the planner must not be called")
+
+
+def test_no_documented_disk_fix_writes_nothing(samples: Path, tmp_path: Path) -> None:
+    disk = sample("could-not-finish-configuring-mbr-vhd-dynamic", samples)
+    result = repair(disk, tmp_path / "out.vhd", planner=never_called)
+    assert result.exit_code == 1 and result.outcome == "nothing-to-repair", result.to_json()
+    assert "Microsoft documents no disk fix" in result.message and "--reset-setup-state" in result.message
+    assert result.to_json()["plan"] is None and list(tmp_path.iterdir()) == []
+
+
+def test_an_extended_step_is_planned_when_asked_for(samples: Path, tmp_path: Path) -> None:
+    """Could-not-finish has no documented disk fix; the community workaround is written on request. The
+    article still matches afterwards (ImageState is unchanged), which is reported, not failed."""
+    disk = sample("could-not-finish-configuring-mbr-vhd-dynamic", samples)
+    asked: list[list[str]] = []
+
+    def recording(source: Container, steps: Sequence[RemedyStep]) -> WritePlan:
+        asked.append([step.id for step in steps])
+        return writer_planner(source, steps)
+
+    result = repair(disk, tmp_path / "out.vhd", planner=recording, extended=["reset-setup-state"])
+    assert asked == [["reset-setup-state"]]
+    assert result.exit_code == 0, result.to_json()
+    assert checks(result) == {"reopen": True, "diagnosis": None, "untouched-files": True, "writer": True}
+    files = next(check for check in result.checks if check.name == "untouched-files")
+    assert files.data["changed"] == ["Windows\\System32\\config\\SYSTEM"]
+    (step,) = result.to_json()["plan"]["steps"]
+    assert step["documented"] is False and step["patches"]
+
+
+def test_a_disk_no_article_applies_to(samples: Path, tmp_path: Path) -> None:
+    result = repair(sample("healthy-mbr-vhd-dynamic", samples), tmp_path / "out.vhd", planner=never_called)
+    assert result.exit_code == 1 and "no boot-error article applies" in result.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_step_the_article_does_not_have(tmp_path: Path) -> None:
+    result = repair(sample(f"{PA}.vhd", tmp_path), tmp_path / "out.vhd", extended=["no-such-step"],
+                             planner=never_called)
+    assert result.exit_code == 2 and result.error is not None and result.error.code == "step-not-in-remedy"
+    assert "--remove-error-handler-hooks" in result.message
+
+
+def test_dry_run_changes_nothing(tmp_path: Path) -> None:
+    disk = Path(shutil.copy(sample(f"{PA}.vhd", tmp_path), tmp_path / "in.vhd"))
+    before = {path.name: (path.stat().st_mtime_ns, sha256(path)) for path in tmp_path.iterdir()}
+    result = repair(disk, tmp_path / "out.vhdx", format="vhdx", dry_run=True)
+    assert result.exit_code == 0 and result.outcome == "would-repair", result.to_json()
+    payload = result.to_json()
+    assert payload["dry_run"] is True and payload["plan"]["steps"][0]["patches"]
+    assert payload["output"]["written"] is False and payload["verification"]["checks"] == []
+    assert {path.name: (path.stat().st_mtime_ns, sha256(path)) for path in tmp_path.iterdir()} == before
+
+
+def test_an_existing_output_needs_force(tmp_path: Path) -> None:
+    disk = sample(f"{PA}.vhd", tmp_path)
+    out = tmp_path / "out.vhd"
+    out.write_bytes(b"precious")
+    result = repair(disk, out, planner=never_called)
+    assert result.exit_code == 2 and result.error is not None and result.error.code == "output-exists"
+    assert out.read_bytes() == b"precious"
+    result = repair(disk, out, force=True)
+    assert result.exit_code == 0 and open_disk(out).info.format == "vhd"
+
+
+def test_the_input_and_its_parents_are_never_the_output(tmp_path: Path) -> None:
+    base = Path(shutil.copy(sample(f"{PA}.vhd", tmp_path), tmp_path / "base.vhd"))
+    with ImageFile(base) as image:
+        unique_id = bytes(c_vhd.hard_disk_footer(image.read_at(image.size - 512, 512)).unique_id)
+    write_vhd(tmp_path / "child.vhd", VhdSpec(8 << 20, b"K" * 16, {}, unique_id, "base.vhd"))
+    (tmp_path / "link.vhd").symlink_to(tmp_path / "child.vhd")
+    digests = sha256(base), sha256(tmp_path / "child.vhd")
+    for out in (tmp_path / "child.vhd", tmp_path / "link.vhd", tmp_path / "sub" / ".." / "child.vhd", base):
+        for force in (False, True):
+            result = repair(tmp_path / "child.vhd", out, force=force, planner=never_called)
+            assert result.exit_code == 2 and result.error is not None, (out, force)
+            assert result.error.code == "output-is-input" or (not force and result.error.code == "output-exists")
+    assert (sha256(base), sha256(tmp_path / "child.vhd")) == digests
+
+
+def test_bad_output_paths(tmp_path: Path) -> None:
+    disk = sample(f"{PA}.vhd", tmp_path)
+    for out in (tmp_path / "missing" / "out.vhd", tmp_path):
+        result = repair(disk, out, planner=never_called)
+        assert result.exit_code == 2 and result.error is not None and result.error.code == "output-invalid"
+
+
+def test_unreadable_inputs(tmp_path: Path) -> None:
+    (tmp_path / "junk.vhd").write_bytes(bytes(range(256)) * 64)
+    for disk, code in ((tmp_path / "absent.vhd", "input-not-found"), (tmp_path / "junk.vhd", "not-a-disk-image")):
+        result = repair(disk, tmp_path / "out.vhd", planner=never_called)
+        assert result.exit_code == 3 and result.error is not None and result.error.code == code
+        assert result.to_json()["error"]["code"] == code
+    assert not (tmp_path / "out.vhd").exists()
+
+
+def test_a_corrupted_copy_fails_verification_and_is_removed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    disk = sample(f"{PA}.vhd", tmp_path)
+    source = open_disk(disk)
+    at = source.read(0, source.virtual_size).index(b"TITLE SETUP COMPLETE")  # inside OEM\SetupComplete.cmd
+    source.close()
+    write = FlatWriter.write
+
+    def corrupting(self: FlatWriter, offset: int, data: bytes) -> None:
+        if offset <= at < offset + len(data):
+            data = data[:at - offset] + b"t" + data[at - offset + 1:]
+        write(self, offset, data)
+
+    monkeypatch.setattr(FlatWriter, "write", corrupting)
+    result = repair(disk, tmp_path / "out.raw", format="raw")
+    assert result.exit_code == 4 and result.error is not None and result.error.code == "verification-failed"
+    assert checks(result)["untouched-files"] is False
+    assert "Windows\\OEM\\SetupComplete.cmd: content differs" in result.error.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_plan_that_does_not_repair_fails_verification(tmp_path: Path) -> None:
+    disk = sample(f"{PA}.vhd", tmp_path)
+
+    def harmless(source: Container, steps: Sequence[RemedyStep]) -> WritePlan:
+        old = source.read(446 + 4, 1)  # the first partition entry's type byte: the article is untouched
+        patch = BytePatch(446 + 4, old, old, "rewrites a byte with itself")
+        return WritePlan([PlanStep(step.id, step.text, step.documented, step.source, [patch]) for step in steps])
+
+    result = repair(disk, tmp_path / "out.vhd", planner=harmless)
+    assert result.exit_code == 4 and result.error is not None and result.error.code == "verification-failed"
+    assert checks(result)["diagnosis"] is False and "still matches with high confidence" in result.error.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_public_api() -> None:
+    importlib.import_module("vhdfix.repair")  # loading the module of the same name must not rebind vhdfix.repair
+    assert isinstance(sys.modules["vhdfix.repair"], types.ModuleType)
+    assert vhdfix.repair is sys.modules["vhdfix.repair"].repair
+    assert vhdfix.inspect is importlib.import_module("vhdfix.inspection").inspect
+    assert {"inspect", "repair"} <= set(vhdfix.__all__)

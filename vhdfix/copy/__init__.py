@@ -1,0 +1,8 @@
+"""The copy engine: a disk's allocated data, with a plan's byte patches spliced in, written once as a new
+raw, fixed VHD, dynamic VHD or VHDX image, atomically."""
+
+from vhdfix.copy.engine import TARGET_FORMATS, CopyResult, Target, copy_disk, refuse_overwriting_input, resolve_target
+from vhdfix.copy.progress import CopyProgress, JsonProgress, ProgressCallback, TerminalProgress
+
+__all__ = ["TARGET_FORMATS", "CopyProgress", "CopyResult", "JsonProgress", "ProgressCallback", "Target",
+           "TerminalProgress", "copy_disk", "refuse_overwriting_input", "resolve_target"]

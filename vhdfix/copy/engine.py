@@ -1,0 +1,136 @@
+"""``copy_disk``: a disk, with a plan's byte patches spliced in, written once as a new image file."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vhdfix.copy.output import OutputFile
+from vhdfix.copy.progress import CopyProgress, ProgressCallback
+from vhdfix.copy.scan import PatchedScan
+from vhdfix.copy.vhd import DynamicVhdWriter, fixed_footer, fixed_size
+from vhdfix.copy.vhdx import DEFAULT_BLOCK_SIZE, VhdxWriter
+from vhdfix.copy.writer import FlatWriter, ImageWriter
+from vhdfix.disk.container import Container
+from vhdfix.disk.vhdx import VhdxDisk
+from vhdfix.errors import FormatNotAvailable, OutputExists, OutputIsInput
+from vhdfix.plan import BytePatch
+
+TARGET_FORMATS = ("same", "vhd-fixed", "vhd-dynamic", "vhdx", "raw")
+NAMED_TARGETS = {"vhd-fixed": ("vhd", "fixed"), "vhd-dynamic": ("vhd", "dynamic"), "vhdx": ("vhdx", "dynamic"),
+                 "raw": ("raw", "raw")}
+WRITABLE_FORMATS = ("vhd", "vhdx", "raw")
+
+
+@dataclass(frozen=True)
+class Target:
+    format: str  # "vhd", "vhdx" or "raw", as in ContainerInfo
+    variant: str  # "fixed", "dynamic" or "raw"
+
+
+def resolve_target(requested: str, source: Container) -> Target:
+    """The output format for ``--format requested``. ``same`` keeps the input's format; a differencing
+    input becomes a standalone image of its base's variant."""
+    info = source.info
+    if requested == "same":
+        if info.format not in WRITABLE_FORMATS:
+            raise FormatNotAvailable(f"--format same: vhdfix does not write {info.format.upper()}; choose one of "
+                                     f"{', '.join(TARGET_FORMATS[1:])}")
+        variant = source.chain[-1].variant if info.variant == "differencing" else info.variant
+        return Target(info.format, variant)
+    if requested not in NAMED_TARGETS:
+        raise FormatNotAvailable(f"unknown output format {requested!r}; choose one of {', '.join(TARGET_FORMATS)}")
+    target = Target(*NAMED_TARGETS[requested])
+    if target.format == "vhd" and info.sector_size != 512:
+        raise FormatNotAvailable(f"the disk has {info.sector_size}-byte sectors and VHD has 512-byte sectors; "
+                                 "its partition table would no longer match: choose vhdx or raw")
+    return target
+
+
+def open_writer(target: Target, out: OutputFile, source: Container) -> ImageWriter:
+    size = source.virtual_size
+    if target.format == "raw":
+        return FlatWriter(out, size)
+    if target.format == "vhd" and target.variant == "fixed":
+        rounded = fixed_size(size)
+        return FlatWriter(out, rounded, fixed_footer(rounded))
+    if target.format == "vhd":
+        return DynamicVhdWriter(out, size)
+    logical = source.info.sector_size
+    if isinstance(source, VhdxDisk):
+        return VhdxWriter(out, size, logical, source.metadata.physical_sector_size, source.block_size,
+                          fixed=target.variant == "fixed")
+    return VhdxWriter(out, size, logical, logical, DEFAULT_BLOCK_SIZE, fixed=target.variant == "fixed")
+
+
+def refuse_overwriting_input(output: Path, source: Container) -> None:
+    """The input and its parents are never replaced, not even with ``--force``."""
+    for link in source.chain:
+        same = os.path.realpath(output) == os.path.realpath(link.path)
+        if not same and output.exists():
+            try:
+                same = output.samefile(link.path)
+            except OSError:
+                same = False
+        if same:
+            role = "the input disk" if link.path == source.chain[0].path else "a parent of the input disk"
+            raise OutputIsInput(f"{output}: is {role} ({link.path}); write the copy somewhere else")
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    path: str
+    format: str
+    variant: str
+    virtual_size: int
+    file_size: int
+    allocated: int  # bytes the file occupies on its file system
+    bytes_read: int  # bytes of the source read: its allocated data
+    bytes_written: int  # bytes written to the file (zero pages are skipped)
+    seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "format": self.format, "variant": self.variant,
+                "virtual_size": self.virtual_size, "size": self.file_size, "allocated": self.allocated,
+                "bytes_read": self.bytes_read, "bytes_written": self.bytes_written,
+                "seconds": round(self.seconds, 3)}
+
+
+def copy_disk(source: Container, output: str | os.PathLike[str], target: str = "same",
+              patches: Sequence[BytePatch] = (), *, replace: bool = False, progress: ProgressCallback | None = None,
+              check: Callable[[Path], None] | None = None) -> CopyResult:
+    """Write ``source`` with ``patches`` applied to ``output`` in the ``target`` format.
+
+    The file is written beside ``output`` under a temporary name, synced, then
+    given to ``check`` (which may reopen and verify it, and raises to reject
+    it), and only then renamed to ``output``. On any error or interruption
+    nothing is left behind.
+    """
+    path = Path(output)
+    resolved = resolve_target(target, source)
+    refuse_overwriting_input(path, source)
+    if path.exists() and not replace:
+        raise OutputExists(f"{path}: already exists; use --force to replace it")
+    scan = PatchedScan(source, patches)
+    started = time.monotonic()
+    with OutputFile(path, replace) as out:
+        writer = open_writer(resolved, out, source)
+
+        def report(finished: bool = False) -> None:
+            if progress is not None:
+                progress(CopyProgress(scan.done, scan.total, out.bytes_written, time.monotonic() - started, finished))
+
+        for offset, data in scan.pieces(report):
+            writer.write(offset, data)
+        writer.finish()
+        out.sync()
+        report(finished=True)
+        stat = out.stat()
+        if check is not None:
+            check(out.path)
+        out.commit()
+    return CopyResult(str(path), resolved.format, resolved.variant, writer.virtual_size, stat.st_size,
+                      getattr(stat, "st_blocks", 0) * 512, scan.done, out.bytes_written, time.monotonic() - started)

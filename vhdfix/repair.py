@@ -1,0 +1,446 @@
+"""``repair``: diagnose a disk, plan its article's remedy, write the repaired copy, and prove it.
+
+This is the Python API behind ``vhdfix repair``; :meth:`RepairResult.to_json`
+is exactly the JSON the command prints. The input is only ever read. The copy
+is written beside OUT under a temporary name, verified from scratch, and only
+then renamed to OUT.
+
+Which steps are written: the article's ``documented`` disk steps, plus each
+``extended`` (not documented by Microsoft) step the caller names. Manual steps
+(VM settings, restoring a backup) are reported, never written.
+
+The heavy readers are imported when a repair runs, so that ``import vhdfix``
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vhdfix.errors import (
+    InternalError,
+    OutputError,
+    OutputExists,
+    OutputInvalid,
+    OutputIsInput,
+    RefusedUnsafe,
+    RepairUsageError,
+    StepNotInRemedy,
+    VerificationFailed,
+    VhdfixError,
+)
+from vhdfix.plan import WritePlan
+
+if TYPE_CHECKING:
+    from vhdfix.copy import CopyResult, ProgressCallback
+    from vhdfix.diagnosis import Article, RemedyStep
+    from vhdfix.disk import Container
+    from vhdfix.inspection import Inspection
+    from vhdfix.report.style import Style
+
+SCHEMA = "vhdfix.repair/1"
+EXIT_REPAIRED = 0
+EXIT_NOTHING_TO_REPAIR = 1
+EXIT_USAGE = 2
+EXIT_UNREADABLE = 3
+EXIT_REFUSED = 4
+EXIT_OUTPUT = 5
+HIVE_DIRECTORY = "Windows\\System32\\config"
+
+
+@dataclass
+class Check:
+    """One verification of the written copy. ``passed`` is None when the check could not be run."""
+
+    name: str
+    passed: bool | None
+    detail: str
+    data: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "passed": self.passed, "detail": self.detail, **self.data}
+
+
+# The two seams to the surgical writer (vhdfix.writer): a planner turns remedy steps into byte patches on the
+# input's virtual disk; a verifier re-reads the written copy and checks the writer's invariants. repair() takes
+# either as a parameter and uses the writer's by default.
+Planner = Callable[["Container", Sequence["RemedyStep"]], WritePlan]
+Verifier = Callable[["Container", "Container", WritePlan], Check]
+
+
+def writer_planner(disk: Container, steps: Sequence[RemedyStep]) -> WritePlan:
+    """The surgical writer's plan for ``steps`` on ``disk``; its gates raise RefusedUnsafe."""
+    from vhdfix.writer import plan_repair
+
+    return plan_repair(disk, steps)
+
+
+def writer_verifier(original: Container, repaired: Container, plan: WritePlan) -> Check:
+    """The surgical writer's own checks of ``repaired``, reopened from scratch."""
+    from vhdfix.writer import verify_repair
+
+    return verify_repair(original, repaired, plan)
+
+
+@dataclass
+class StepChoice:
+    """The article's remedy steps, sorted by what this repair does with them."""
+
+    apply: list[RemedyStep] = field(default_factory=list)
+    manual: list[RemedyStep] = field(default_factory=list)
+    not_requested: list[RemedyStep] = field(default_factory=list)  # extended steps without their flag
+
+
+def step_flag(step_id: str) -> str:
+    return f"--{step_id}"
+
+
+def choose_steps(article: Article, extended: Collection[str]) -> StepChoice:
+    known = {step.id for step in article.remedy if not step.documented and step.action.get("type") != "manual"}
+    unknown = sorted(set(extended) - known)
+    if unknown:
+        offered = ", ".join(step_flag(step) for step in sorted(known)) or "none"
+        raise StepNotInRemedy(f"{', '.join(step_flag(step) for step in unknown)}: not an extended step of "
+                              f"{article.id} (its extended steps: {offered})")
+    choice = StepChoice()
+    for step in article.remedy:
+        if step.action.get("type") == "manual":
+            choice.manual.append(step)
+        elif step.documented or step.id in extended:
+            choice.apply.append(step)
+        else:
+            choice.not_requested.append(step)
+    return choice
+
+
+def touched_files(steps: Sequence[RemedyStep]) -> tuple[list[str], list[str]]:
+    """(files the steps remove, files whose content they change) on the Windows volume."""
+    removed: list[str] = []
+    changed: list[str] = []
+    for step in steps:
+        action = step.action
+        if action.get("type") == "delete-files":
+            removed += action["paths"]
+        elif action.get("type") == "set-values":
+            changed += [f"{HIVE_DIRECTORY}\\{value['hive']}" for value in action["values"]]
+    return removed, list(dict.fromkeys(changed))
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return first.samefile(second)
+    except OSError:
+        return False
+
+
+def check_output_path(disk: Path, output: Path, parents: Sequence[Path], force: bool) -> None:
+    """Usage checks on OUT that need no reading: not the input, a file in an existing directory, new
+    unless ``force``. The parents found inside the image are checked once it is open."""
+    for path, role in [(disk, "the input disk"), *((parent, "a parent of the input disk") for parent in parents)]:
+        if _same_file(output, path):
+            raise OutputIsInput(f"{output}: is {role}; write the copy somewhere else")
+    if output.is_dir():
+        raise OutputInvalid(f"{output}: is a directory; give the path of the file to write")
+    if not output.parent.is_dir():
+        raise OutputInvalid(f"{output.parent}: no such directory")
+    if output.exists() and not force:
+        raise OutputExists(f"{output}: already exists; use --force to replace it")
+
+
+def _exit_code(error: VhdfixError) -> int:
+    if isinstance(error, RepairUsageError):
+        return EXIT_USAGE
+    if isinstance(error, RefusedUnsafe):
+        return EXIT_REFUSED
+    if isinstance(error, OutputError):
+        return EXIT_OUTPUT
+    return EXIT_UNREADABLE
+
+
+@dataclass
+class RepairResult:
+    input: str
+    output: str
+    format: str  # as requested
+    dry_run: bool
+    inspection: Inspection | None = None
+    steps: StepChoice | None = None
+    plan: WritePlan | None = None
+    copy: CopyResult | None = None
+    checks: list[Check] = field(default_factory=list)
+    outcome: str = "failed"  # repaired, would-repair (dry run), nothing-to-repair, refused, failed
+    message: str = ""
+    error: VhdfixError | None = None
+    exit_code: int = EXIT_UNREADABLE
+
+    @property
+    def article(self) -> Article | None:
+        return self.inspection.article if self.inspection is not None else None
+
+    @property
+    def verified(self) -> bool | None:
+        if not self.checks:
+            return None
+        return all(check.passed is not False for check in self.checks)
+
+    def finish(self, outcome: str, exit_code: int, message: str) -> None:
+        self.outcome, self.exit_code, self.message = outcome, exit_code, message
+
+    def fail(self, error: VhdfixError) -> None:
+        code = _exit_code(error)
+        self.error = error
+        self.finish("refused" if code == EXIT_REFUSED else "failed", code, error.message)
+
+    def diagnosis_json(self) -> dict[str, object]:
+        inspection = self.inspection
+        if inspection is None or inspection.diagnosis is None:
+            return {"article": None, "state": "unknown", "matches": []}
+        diagnosis = inspection.diagnosis
+        best = diagnosis.best
+        return {"article": best.article.id if best else None, "title": best.article.title if best else None,
+                "confidence": best.confidence if best else None, "link": best.article.link if best else None,
+                "state": diagnosis.state, "matches": [match.to_json() for match in diagnosis.matches],
+                "warnings": inspection.warnings}
+
+    def steps_json(self) -> list[dict[str, object]]:
+        if self.steps is None:
+            return []
+        planned = {step.id for step in self.plan.steps} if self.plan is not None else set()
+        out = []
+        for disposition, steps in (("write", self.steps.apply), ("manual", self.steps.manual),
+                                   ("not-requested", self.steps.not_requested)):
+            for step in steps:
+                item = {**step.to_json(), "disposition": disposition}
+                if not step.documented:
+                    item["label"] = "NOT documented by Microsoft"
+                    item["flag"] = step_flag(step.id)
+                if disposition == "write":
+                    item["planned"] = step.id in planned
+                out.append(item)
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        output: dict[str, object] = {"path": self.output, "requested_format": self.format, "written": False}
+        if self.copy is not None:
+            output = {**self.copy.to_json(), "requested_format": self.format, "written": True}
+        result: dict[str, object] = {
+            "schema": SCHEMA,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "dry_run": self.dry_run,
+            "input": self.inspection.disk_json() if self.inspection is not None else {"path": self.input},
+            "diagnosis": self.diagnosis_json(),
+            "steps": self.steps_json(),
+            "plan": self.plan.to_json() if self.plan is not None else None,
+            "verification": {"passed": self.verified, "checks": [check.to_json() for check in self.checks]},
+            "output": output,
+        }
+        if self.error is not None:
+            result["error"] = self.error.to_json()
+        return result
+
+
+def _diagnosis_check(before: Inspection, after: Inspection, steps: Sequence[RemedyStep]) -> Check:
+    """The repaired article no longer matches at all.
+
+    When only extended steps were written, the article may still match: its rules read evidence that those
+    not-documented workarounds do not change, so the re-diagnosis is reported but does not fail the repair.
+    """
+    article = before.article
+    best = before.diagnosis.best if before.diagnosis is not None else None
+    if article is None or best is None:
+        return Check("diagnosis", None, "no article was repaired")
+    if after.error is not None:
+        return Check("diagnosis", False, f"the copy could not be inspected: [{after.error.code}] "
+                                         f"{after.error.message}")
+    matches = after.diagnosis.matches if after.diagnosis is not None else []
+    remaining = next((match for match in matches if match.article.id == article.id), None)
+    after_best = after.article.id if after.article is not None else None
+    data: dict[str, object] = {"article": article.id, "before": best.confidence,
+                               "after": remaining.confidence if remaining else None, "best_after": after_best,
+                               "state_after": after.diagnosis.state if after.diagnosis is not None else "unknown"}
+    if remaining is None:
+        return Check("diagnosis", True, f"{article.id} no longer matches", data)
+    if not any(step.documented for step in steps):
+        return Check("diagnosis", None, f"{article.id} still matches with {remaining.confidence} confidence (only "
+                                        "steps not documented by Microsoft were written; vhdfix does not count on "
+                                        "them to clear this diagnosis)", data)
+    return Check("diagnosis", False, f"{article.id} still matches with {remaining.confidence} confidence: "
+                                     f"{'; '.join(remaining.reasons)}", data)
+
+
+def _files_check(original: Container, repaired: Container, steps: Sequence[RemedyStep]) -> Check:
+    from vhdfix.copy.verify import compare_trees
+    from vhdfix.partitions import read_partition_table
+    from vhdfix.windows import find_windows_volume
+
+    removed, changed = touched_files(steps)
+    before, _ = find_windows_volume(original, read_partition_table(original))
+    after, _ = find_windows_volume(repaired, read_partition_table(repaired))
+    comparison = compare_trees(before.ntfs, after.ntfs, removed, changed)
+    detail = (f"{comparison.files} untouched files identical ({comparison.bytes_hashed} bytes hashed), "
+              f"{len(comparison.removed)} removed, {len(comparison.changed)} changed as planned")
+    if not comparison.passed:
+        detail = f"{len(comparison.problems)} difference(s): {'; '.join(comparison.problems[:3])}"
+    return Check("untouched-files", comparison.passed, detail, comparison.to_json())
+
+
+def verify_copy(path: Path, source: Container, before: Inspection, plan: WritePlan, steps: Sequence[RemedyStep],
+                verifier: Verifier) -> list[Check]:
+    """Every check of the written (not yet renamed) copy at ``path``, each through a fresh reader."""
+    from vhdfix.disk import open_disk
+    from vhdfix.inspection import inspect
+
+    try:
+        copy = open_disk(path)
+    except VhdfixError as exc:
+        return [Check("reopen", False, f"the copy does not open: [{exc.code}] {exc.message}")]
+    try:
+        checks = [Check("reopen", True, f"opens as {copy.info.format.upper()} {copy.info.variant}, "
+                                        f"{copy.virtual_size} bytes",
+                        {"format": copy.info.format, "variant": copy.info.variant}),
+                  _diagnosis_check(before, inspect(path), steps)]
+        for name, run in (("untouched-files", lambda: _files_check(source, copy, steps)),
+                          ("writer", lambda: verifier(source, copy, plan))):
+            try:
+                checks.append(run())
+            except VhdfixError as exc:
+                checks.append(Check(name, False, f"[{exc.code}] {exc.message}"))
+    finally:
+        copy.close()
+    return checks
+
+
+def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, format: str = "same",
+           parents: Sequence[str | os.PathLike[str]] = (), follow_parent_paths: bool = False,
+           extended: Collection[str] = (), dry_run: bool = False, force: bool = False,
+           progress: ProgressCallback | None = None, planner: Planner = writer_planner,
+           verifier: Verifier = writer_verifier, catalog: list[Article] | None = None) -> RepairResult:
+    """Repair ``disk`` into ``output``. Never raises for a bad disk or a refusal: see ``exit_code`` and
+    ``error``. Ctrl-C (KeyboardInterrupt) propagates, after the partial copy is removed."""
+    result = RepairResult(str(disk), str(output), format, dry_run)
+    try:
+        _repair(result, Path(disk), Path(output), [Path(p) for p in parents], follow_parent_paths, extended, force,
+                progress, planner, verifier, catalog)
+    except VhdfixError as exc:
+        result.fail(exc)
+    except RecursionError:
+        result.fail(InternalError(f"{disk}: structure nests too deeply"))
+    except Exception as exc:  # a defect in vhdfix must still honour the JSON/exit-code contract
+        result.fail(InternalError(f"{disk}: unexpected {type(exc).__name__}: {exc}"[:300]))
+    return result
+
+
+def _repair(result: RepairResult, disk: Path, output: Path, parents: list[Path], follow_parent_paths: bool,
+            extended: Collection[str], force: bool, progress: ProgressCallback | None, planner: Planner,
+            verifier: Verifier, catalog: list[Article] | None) -> None:
+    from vhdfix.copy import copy_disk, refuse_overwriting_input, resolve_target
+    from vhdfix.disk import open_disk
+    from vhdfix.inspection import inspect
+
+    check_output_path(disk, output, parents, force)
+    result.inspection = inspect(disk, parents, follow_parent_paths, catalog)
+    if result.inspection.error is not None:
+        raise result.inspection.error
+    article = result.inspection.article
+    if article is None:
+        state = result.inspection.diagnosis.state if result.inspection.diagnosis is not None else "unknown"
+        result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
+                      f"no boot-error article applies to this disk (state: {state}); nothing was written")
+        return
+    result.steps = choose_steps(article, extended)
+    steps = result.steps.apply
+    if not steps:
+        documented = [step for step in article.remedy if step.documented and step.action.get("type") != "manual"]
+        reason = "Microsoft documents no disk fix for it" if not documented else "no step changes the disk"
+        offered = [step_flag(step.id) for step in result.steps.not_requested]
+        hint = f"; not documented by Microsoft, on request: {', '.join(offered)}" if offered else ""
+        result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
+                      f"{article.id}: {reason}; nothing was written{hint}")
+        return
+
+    source = open_disk(disk, parents, follow_parent_paths)
+    try:
+        resolve_target(result.format, source)
+        refuse_overwriting_input(output, source)
+        plan = result.plan = planner(source, steps)
+        if not plan.patches:
+            result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
+                          f"{article.id}: the plan changes no byte (already repaired?); nothing was written")
+            return
+        if result.dry_run:
+            result.finish("would-repair", EXIT_REPAIRED, f"dry run: {len(plan.patches)} byte patches planned for "
+                                                         f"{article.id}; nothing was written")
+            return
+        before = result.inspection
+
+        def check(path: Path) -> None:
+            result.checks = verify_copy(path, source, before, plan, steps, verifier)
+            failed = [check for check in result.checks if check.passed is False]
+            if failed:
+                raise VerificationFailed("the copy failed verification, so it was removed: " +
+                                         "; ".join(f"{check.name}: {check.detail}" for check in failed))
+
+        copied = result.copy = copy_disk(source, output, result.format, plan.patches, replace=force,
+                                         progress=progress, check=check)
+    finally:
+        source.close()
+    result.finish("repaired", EXIT_REPAIRED, f"{article.id}: repaired into {output} "
+                                             f"({describe_format(copied.format, copied.variant)}) and verified")
+
+
+def describe_format(format_name: str, variant: str) -> str:
+    return "raw" if format_name == "raw" else f"{format_name.upper()} {variant}"
+
+
+def render_text(result: RepairResult, style: Style) -> str:
+    """The human report of ``vhdfix repair``."""
+    from vhdfix.report.style import human_size
+
+    lines = [f"{style.heading('Disk')}     {result.input}"]
+    inspection = result.inspection
+    if inspection is not None and inspection.disk is not None:
+        info = inspection.disk.info
+        lines[0] += f"  ({describe_format(info.format, info.variant)}, {human_size(info.virtual_size)})"
+    article = result.article
+    if article is not None and inspection is not None and inspection.diagnosis is not None:
+        best = inspection.diagnosis.best
+        confidence = f" ({best.confidence} confidence)" if best is not None else ""
+        lines.append(f"{style.heading('Article')}  {article.id}{confidence}: {article.title}")
+    if result.steps is not None:
+        planned = {step.id: step for step in result.plan.steps} if result.plan is not None else {}
+        heading = "Plan (dry run: nothing is written)" if result.dry_run else "Plan"
+        lines.append(style.heading(heading))
+        for step in result.steps.apply:
+            label = "" if step.documented else style.warn("NOT documented by Microsoft: ")
+            lines.append(f"  [write]  {step.id}  {label}{step.text}")
+            for patch in planned[step.id].patches if step.id in planned else []:
+                lines.append(f"           at {patch.offset} ({len(patch.new)} bytes) {patch.old[:8].hex()} -> "
+                             f"{patch.new[:8].hex()}  {patch.reason}")
+        if not result.steps.apply:
+            lines.append("  (no disk change)")
+        if result.steps.manual:
+            lines.append(style.heading("Manual steps") + " (not disk changes: do them yourself)")
+            lines += [f"  - {step.text}" for step in result.steps.manual]
+        if result.steps.not_requested:
+            lines.append(style.heading("On request") + " (NOT documented by Microsoft; add the flag to write it)")
+            lines += [f"  {step_flag(step.id)}  {step.text}" for step in result.steps.not_requested]
+    if result.copy is not None:
+        copy = result.copy
+        lines.append(f"{style.heading('Output')}   {copy.path}  ({describe_format(copy.format, copy.variant)}, "
+                     f"{human_size(copy.virtual_size)} virtual, {human_size(copy.allocated)} on disk, "
+                     f"written in {copy.seconds:.1f} s)")
+    if result.checks:
+        lines.append(style.heading("Verification"))
+        marks = {True: style.good("ok  "), False: style.bad("FAIL"), None: "--  "}
+        lines += [f"  {marks[check.passed]}  {check.name}: {check.detail}" for check in result.checks]
+    verdict = style.good if result.exit_code == EXIT_REPAIRED else style.bad if result.error else style.warn
+    lines.append(f"{style.heading('Result')}   {verdict(result.message)} (exit {result.exit_code})")
+    return "\n".join(lines)
