@@ -89,6 +89,12 @@ class Container(ABC):
         length = min(length, self.virtual_size - offset)
         return self._read(offset, length)
 
+    def _with_parent_ranges(self, own: Iterator[Range]) -> Iterator[Range]:
+        """``own`` ranges, merged for a differencing disk with its parent's (clipped to this disk)."""
+        if self.parent is None:
+            return merge_ranges(own)
+        return merge_ranges(own, clip_ranges(self.parent.allocated_ranges(), self.virtual_size))
+
     def allocated_ranges(self) -> Iterator[Range]:
         """Sorted, disjoint ranges outside which every byte of the disk reads as zero.
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from vhdfix.disk.container import Container, ContainerInfo, Range, clip_ranges, merge_ranges
+from vhdfix.disk.container import Container, ContainerInfo, Range
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.parent import ParentHints
 from vhdfix.disk.vhd_format import (
@@ -129,10 +129,7 @@ class SparseVhd(Container):
 
         Host-file holes inside a block's data read as zeros, so they are left out.
         """
-        own = self._stored_ranges()
-        if self.parent is None:
-            return merge_ranges(own)
-        return merge_ranges(own, clip_ranges(self.parent.allocated_ranges(), self.virtual_size))
+        return self._with_parent_ranges(self._stored_ranges())
 
     def _stored_ranges(self) -> Iterator[Range]:
         size, block_size = self.virtual_size, self.block_size

@@ -18,7 +18,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from vhdfix.disk.container import Container, ContainerInfo, Range, clip_ranges, merge_ranges
+from vhdfix.disk.container import Container, ContainerInfo, Range
 from vhdfix.disk.crc32c import checksum_with_field_zeroed
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.parent import ParentHints
@@ -425,10 +425,7 @@ class VhdxDisk(Container):
     def allocated_ranges(self) -> Iterator[Range]:
         """The stored parts of FULLY_ and PARTIALLY_PRESENT blocks (§2.5.1.1), and for a differencing disk
         its parent's data. Host-file holes inside a block read as zeros, unless a replayed log may cover them."""
-        own = self._stored_ranges()
-        if self.parent is None:
-            return merge_ranges(own)
-        return merge_ranges(own, clip_ranges(self.parent.allocated_ranges(), self.virtual_size))
+        return self._with_parent_ranges(self._stored_ranges())
 
     def _stored_ranges(self) -> Iterator[Range]:
         size, block_size = self.virtual_size, self.block_size
