@@ -4,6 +4,7 @@ import gzip
 import lzma
 import os
 import shutil
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,20 @@ def unpack_to(source: Path, target_dir: Path) -> Path:
         with opener(source, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     return target
+
+
+@cache
+def read_realdata(relative: str) -> bytes:
+    """A file of the shared test data, decompressed (``.xz``/``.gz``); skips the test when it is absent."""
+    root = os.environ.get("VHDFIX_REALDATA")
+    if not root:
+        pytest.skip("VHDFIX_REALDATA is not set")
+    path = Path(root) / relative
+    if not path.is_file():
+        pytest.skip(f"{relative} is not in VHDFIX_REALDATA")
+    data = path.read_bytes()
+    if path.suffix == ".xz":
+        return lzma.decompress(data)
+    if path.suffix == ".gz":
+        return gzip.decompress(data)
+    return data

@@ -6,10 +6,7 @@ Needs VHDFIX_REALDATA (the shared realdata folder); skipped without it. Files ar
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
-import lzma
-import os
 import random
 import re
 import struct
@@ -21,6 +18,7 @@ from dissect.regf import regf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import read_realdata
 from vhdfix.errors import HiveCorrupt
 from vhdfix.registry.base_block import checksum
 from vhdfix.registry.hive import Hive, open_hive
@@ -31,22 +29,6 @@ YARP = "msuhanov+yarp/hives_for_tests"
 REGIPY = "mkorman90+regipy/regipy_tests/data"
 DISSECT_SYSTEM = "fox-it+dissect.regf/tests/_data/SYSTEM.gz"
 COMPUTER_NAME_KEY = "CurrentControlSet\\Control\\ComputerName\\ComputerName"
-
-
-@cache
-def read_realdata(relative: str) -> bytes:
-    root = os.environ.get("VHDFIX_REALDATA")
-    if not root:
-        pytest.skip("VHDFIX_REALDATA is not set")
-    path = Path(root) / relative
-    if not path.is_file():
-        pytest.skip(f"{relative} is not in VHDFIX_REALDATA")
-    data = path.read_bytes()
-    if path.suffix == ".xz":
-        return lzma.decompress(data)
-    if path.suffix == ".gz":
-        return gzip.decompress(data)
-    return data
 
 
 @cache

@@ -8,17 +8,13 @@ hivexregedit (skipped without it, a failure in CI).
 
 from __future__ import annotations
 
-import gzip
-import lzma
-import os
 import re
 import subprocess
-from functools import cache
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import read_realdata, require_tool
 from vhdfix.registry.hive import Hive, open_hive
 
 pytestmark = [pytest.mark.oracle, pytest.mark.realdata]
@@ -27,22 +23,6 @@ REGIPY = "mkorman90+regipy/regipy_tests/data"
 YARP = "msuhanov+yarp/hives_for_tests"
 _VALUE = re.compile(r'^(?:@|"(?P<name>(?:[^"\\]|\\.)*)")='
                     r'(?:dword:(?P<dword>[0-9a-f]{8})|hex\((?P<type>[0-9a-f]+)\):(?P<hex>[0-9a-f,]*))$')
-
-
-@cache
-def read_realdata(relative: str) -> bytes:
-    root = os.environ.get("VHDFIX_REALDATA")
-    if not root:
-        pytest.skip("VHDFIX_REALDATA is not set")
-    path = Path(root) / relative
-    if not path.is_file():
-        pytest.skip(f"{relative} is not in VHDFIX_REALDATA")
-    data = path.read_bytes()
-    if path.suffix == ".xz":
-        return lzma.decompress(data)
-    if path.suffix == ".gz":
-        return gzip.decompress(data)
-    return data
 
 
 def hivex_export(tool: str, image: Path, key: str) -> dict[str, dict[str, tuple[int, bytes]]]:

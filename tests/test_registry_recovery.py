@@ -5,15 +5,12 @@ Needs VHDFIX_REALDATA (the shared realdata folder); skipped without it. Files ar
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import lzma
-import os
-from functools import cache
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import read_realdata
 from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.recovery import RecoveryResult, recover
 
@@ -23,22 +20,6 @@ YARP = "msuhanov+yarp/hives_for_tests"
 REGIPY = "mkorman90+regipy/regipy_tests/data"
 WINDOWS10_RECOVERED_MD5 = "8d59afa13b7e6502168c5760224e16aa"
 OLD_DIRTY_MD5 = "0f479cc79b3c5da8340df7264b6f3f40"
-
-
-@cache
-def read_realdata(relative: str) -> bytes:
-    root = os.environ.get("VHDFIX_REALDATA")
-    if not root:
-        pytest.skip("VHDFIX_REALDATA is not set")
-    path = Path(root) / relative
-    if not path.is_file():
-        pytest.skip(f"{relative} is not in VHDFIX_REALDATA")
-    data = path.read_bytes()
-    if path.suffix == ".xz":
-        return lzma.decompress(data)
-    if path.suffix == ".gz":
-        return gzip.decompress(data)
-    return data
 
 
 def logs(*relative: str) -> list[tuple[str, bytes]]:
