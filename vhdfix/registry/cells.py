@@ -41,6 +41,13 @@ _KEY_NAME_LENGTH_AT = c_regf.key_node.fields["key_name_length"].offset
 _VALUE_NAME_LENGTH_AT = c_regf.key_value.fields["name_length"].offset
 
 
+def fold_name(name: str) -> str:
+    """Case-insensitive form of a key or value name (Windows upcases each character)."""
+    if name.isascii():
+        return name.upper()
+    return "".join(upper if len(upper := char.upper()) == 1 else char for char in name)
+
+
 def decode_name(raw: bytes, ascii_flag: bool) -> str:
     """Key and value names: 'extended ASCII' (Latin-1) when the flag is set, else UTF-16LE."""
     return raw.decode("latin-1") if ascii_flag else raw.decode("utf-16-le", errors="replace")

@@ -21,7 +21,7 @@ from regipy.registry import NKRecord, RegistryHive
 
 from vhdfix.errors import HiveCorrupt, VhdfixError
 from vhdfix.registry.base_block import read_base_block
-from vhdfix.registry.cells import Cells, KeyValueCell, decode_name
+from vhdfix.registry.cells import Cells, KeyValueCell, decode_name, fold_name
 from vhdfix.registry.log_file import LogReport
 from vhdfix.registry.recovery import RecoveryResult, State, recover
 from vhdfix.registry.regf_format import (
@@ -144,13 +144,6 @@ def _same_key_node(record: NKRecord, node: Structure) -> bool:
     )
 
 
-def _fold(name: str) -> str:
-    """Case-insensitive form of a key or value name (Windows upcases each character)."""
-    if name.isascii():
-        return name.upper()
-    return "".join(upper if len(upper := char.upper()) == 1 else char for char in name)
-
-
 class Hive:
     """A recovered hive. Key paths are relative to the hive root, backslash-separated, any case.
 
@@ -243,20 +236,20 @@ class Hive:
         if found is None:
             return None
         key_path, record = found
-        wanted = _fold(name)
+        wanted = fold_name(name)
         for cell in self._value_cells(key_path, record):
-            if _fold(cell.name) == wanted:
+            if fold_name(cell.name) == wanted:
                 return self._read(cell, key_path)
         return None
 
     def _find(self, path: str) -> tuple[str, NKRecord] | None:
         parts = [part for part in path.split("\\") if part]
-        if parts and _fold(parts[0]) == _CURRENT_CONTROL_SET:
+        if parts and fold_name(parts[0]) == _CURRENT_CONTROL_SET:
             control_set = self.current_control_set
             if control_set is None:
                 return None
             parts[0] = control_set
-        folded = tuple(_fold(part) for part in parts)
+        folded = tuple(fold_name(part) for part in parts)
         if folded in self._resolved:
             return self._resolved[folded]
         key_path, record = "", self._root
@@ -280,7 +273,7 @@ class Hive:
         offsets it finds, so a crafted list would have it parse one key
         millions of times, or a key as its own subkey.
         """
-        folded = tuple(_fold(part) for part in key_path.split("\\") if part)
+        folded = tuple(fold_name(part) for part in key_path.split("\\") if part)
         known = self._children.get(folded)
         if known is None:
             what = f"subkeys of {key_path or 'the root key'!r}"
@@ -291,7 +284,7 @@ class Hive:
             offsets = self._cells.subkey_offsets(offset, node, what)
             with _regipy_errors(self.name, f"reading the {what}"):
                 children = list(record.iter_subkeys() or ()) if offsets else []
-                names = [_fold(_record_name(child)) for child in children]
+                names = [fold_name(_record_name(child)) for child in children]
             if len(children) != len(offsets):
                 raise self._cells.corrupt(f"{what}: regipy read {len(children)} subkeys, the lists hold "
                                           f"{len(offsets)}")

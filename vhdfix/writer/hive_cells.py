@@ -18,6 +18,7 @@ from dissect.cstruct.types import Structure
 
 from vhdfix.errors import HiveCorrupt
 from vhdfix.registry.base_block import read_base_block
+from vhdfix.registry.cells import decode_name, fold_name
 from vhdfix.registry.regf_format import (
     BASE_BLOCK_SIZE,
     BIG_DATA_MIN_MINOR_VERSION,
@@ -66,15 +67,6 @@ class ValueCell:
     def file_offset(self) -> int:
         """File offset of the vk record (after the cell's size field)."""
         return BASE_BLOCK_SIZE + self.offset + 4
-
-
-def fold(name: str) -> str:
-    """Case-insensitive form of a key or value name."""
-    return name.upper()
-
-
-def decode_name(raw: bytes, ascii_flag: bool) -> str:
-    return raw.decode("latin-1") if ascii_flag else raw.decode("utf-16-le", errors="replace")
 
 
 class HiveCells:
@@ -213,7 +205,7 @@ class HiveCells:
     def find_key(self, path: str) -> tuple[int, str] | None:
         """The key node offset and stored path of ``path`` (any case, ``CurrentControlSet`` resolved)."""
         parts = [part for part in path.split("\\") if part]
-        if parts and fold(parts[0]) == _CURRENT_CONTROL_SET:
+        if parts and fold_name(parts[0]) == _CURRENT_CONTROL_SET:
             current = self._current_control_set()
             if current is None:
                 return None
@@ -221,11 +213,11 @@ class HiveCells:
         offset, stored = self.root, ""
         for part in parts:
             node = self.key_node(offset, f"key {stored or 'root'!r}")
-            wanted = fold(part)
+            wanted = fold_name(part)
             for child in self.subkeys(node, f"key {stored or 'root'!r}"):
                 child_node = self.key_node(child, f"a subkey of {stored or 'root'!r}")
                 name = self.key_name(child_node)
-                if fold(name) == wanted:
+                if fold_name(name) == wanted:
                     offset, stored = child, f"{stored}\\{name}" if stored else name
                     break
             else:
@@ -233,9 +225,9 @@ class HiveCells:
         return offset, stored
 
     def find_value(self, key_offset: int, name: str, what: str) -> ValueCell | None:
-        wanted = fold(name)
+        wanted = fold_name(name)
         node = self.key_node(key_offset, what)
-        return next((value for value in self.values(node, what) if fold(value.name) == wanted), None)
+        return next((value for value in self.values(node, what) if fold_name(value.name) == wanted), None)
 
     def _current_control_set(self) -> str | None:
         select = self.find_key("Select")
