@@ -1,4 +1,4 @@
-"""Crafted hive cells: subkey lists are checked before regipy walks them, and regipy's root search is fenced.
+"""Crafted hive cells: subkey lists are checked before they are followed; regipy's walk and root search are not used.
 
 The hive is the README sample's SYSTEM (root key at 0x20, four subkeys in an
 ``lh`` list).
@@ -95,11 +95,14 @@ def _root_moved_past_a_free_first_cell() -> bytearray:
     return data
 
 
-def test_free_first_cell_is_refused_before_regipy_searches_for_a_root() -> None:
+def test_the_root_is_the_base_blocks_root_cell_even_past_a_free_first_cell() -> None:
+    """regf spec, 'Base block': the root cell offset names the root key; vhdfix does not use regipy's search."""
     data = _root_moved_past_a_free_first_cell()
+    first_subkey = open_hive("SYSTEM", bytes(_hive())).subkeys("")[0]
     started = time.process_time()
-    with pytest.raises(HiveCorrupt, match="regipy takes the first cell of the first hive bin as the root key"):
-        open_hive("SYSTEM", bytes(data))
+    hive = open_hive("SYSTEM", bytes(data))
+    root = hive.key("")
+    assert root is not None and root.name == first_subkey
     assert time.process_time() - started < 0.5
 
 

@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import read_realdata
 from vhdfix.errors import HiveCorrupt
-from vhdfix.registry.base_block import checksum
+from vhdfix.registry.base_block import checksum, read_base_block
+from vhdfix.registry.cells import Cells
 from vhdfix.registry.hive import Hive, open_hive
+from vhdfix.registry.key_paths import KeyPaths
 
 pytestmark = pytest.mark.realdata
 
@@ -206,12 +208,24 @@ def test_big_data_value() -> None:
 # --- root cell check, corrupt input ----------------------------------------------------------------
 
 
-def test_root_cell_other_than_the_first_cell_is_refused() -> None:
+def test_the_root_key_is_the_base_blocks_root_cell() -> None:
+    """regf spec, 'Base block' @36: the root cell offset, not the first cell, names the root key."""
     data = bytearray(read_realdata(f"{YARP}/NewDirtyHive1/RecoveredHive_Windows10"))
-    second_key = data.index(b"nk", 4096 + 32 + 8) - 4 - 4096  # a key node that is not the root
-    struct.pack_into("<I", data, 36, second_key)
+    original = open_hive("H", bytes(data))
+    first_subkey = original.subkeys("")[0]
+    paths = KeyPaths(Cells.strict("H", data), read_base_block(data).root_cell_offset)
+    struct.pack_into("<I", data, 36, paths.find_key(first_subkey)[0])
     struct.pack_into("<I", data, 508, checksum(data))
-    with pytest.raises(HiveCorrupt, match="root"):
+    moved = open_hive("H", bytes(data))
+    assert moved.key("").name == first_subkey
+    assert moved.subkeys("") == original.subkeys(first_subkey)
+
+
+def test_root_cell_that_is_not_a_key_node_is_refused() -> None:
+    data = bytearray(read_realdata(f"{YARP}/NewDirtyHive1/RecoveredHive_Windows10"))
+    struct.pack_into("<I", data, 36, 8)  # inside the first cell
+    struct.pack_into("<I", data, 508, checksum(data))
+    with pytest.raises(HiveCorrupt, match="root cell"):
         open_hive("H", bytes(data))
 
 

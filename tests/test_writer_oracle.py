@@ -40,8 +40,8 @@ from tests.support.writer_support import (
 from vhdfix.diagnosis import load_catalog
 from vhdfix.errors import HiveTransactionsPending
 from vhdfix.registry import recover
+from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.writer import apply_patches, open_context, plan_actions, verify_copy
-from vhdfix.writer.hive_cells import HiveCells
 
 pytestmark = pytest.mark.oracle
 
@@ -195,7 +195,7 @@ def test_the_real_dirty_system_b_hive(realdata: Path, tmp_path: Path) -> None:
         with pytest.raises(HiveTransactionsPending):  # SYSTEM_B's base block has the KTM flag set
             plan_actions(context, [step])
         planned = plan_actions(context, [step], allow_ktm_locked_hives=True)
-    assert HiveCells("primary", files["SYSTEM"]).find_key("ControlSet001\\Services\\ad_driver") is None
+    assert KeyPaths.strict("primary", files["SYSTEM"]).find_key("ControlSet001\\Services\\ad_driver") is None
     apply_patches(copy, planned.patches, original=volume)
     report = verify_copy(copy, planned.expectations)
     assert report.hive_values == 78901

@@ -22,8 +22,8 @@ from vhdfix.errors import (
 )
 from vhdfix.registry import recover
 from vhdfix.registry.base_block import checksum, read_base_block
+from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.writer import apply_patches, open_context, plan_actions, verify_copy
-from vhdfix.writer.hive_cells import HiveCells
 from vhdfix.writer.hive_edit import filetime
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -64,12 +64,12 @@ def _hive_file(image: Path, name: str) -> bytes:
 
 def _value(image: bytes, key: str, name: str) -> tuple[int, int, bytes]:
     """(raw data size field, data type, data) through vhdfix's cell walker."""
-    cells = HiveCells("hive", image)
-    found = cells.find_key(key)
+    paths = KeyPaths.strict("hive", image)
+    found = paths.find_key(key)
     assert found is not None
-    value = cells.find_value(found[0], name, key)
+    value = paths.find_value(found[0], name, key)
     assert value is not None
-    return value.data_size, value.data_type, cells.value_data(value, name)
+    return value.data_size, value.data_type, paths.cells.value_data(value, key)
 
 
 def test_dwords_change_four_bytes_each_and_the_base_block_is_committed(pa: Path, tmp_path: Path) -> None:
@@ -78,8 +78,8 @@ def test_dwords_change_four_bytes_each_and_the_base_block_is_committed(pa: Path,
                                                   dword("SYSTEM", "Setup", "OOBEInProgress", 0)))
     after = _hive_file(copy, "SYSTEM")
     changed = [i for i in range(len(before)) if before[i] != after[i]]
-    vk_data = [HiveCells("s", before).find_value(HiveCells("s", before).find_key("Setup")[0], name, "Setup")
-               for name in ("SetupType", "OOBEInProgress")]
+    paths = KeyPaths.strict("s", before)
+    vk_data = [paths.find_value(paths.find_key("Setup")[0], name, "Setup") for name in ("SetupType", "OOBEInProgress")]
     # Only the base block's sequence numbers, timestamp and checksum, and one byte of each DWORD (2 -> 0, 1 -> 0).
     assert [i for i in changed if i >= 4096] == sorted(v.file_offset + 8 for v in vk_data)
     assert all(i < 512 for i in changed if i < 4096)
@@ -101,9 +101,9 @@ def test_reg_sz_shrinks_inside_its_cell_and_zeroes_the_old_tail(pa: Path, tmp_pa
     after = _hive_file(copy, "SOFTWARE")
     new_size, kind, new = _value(after, IMAGE_STATE_KEY, "ImageState")
     assert (new_size, kind, new) == (42, 1, "IMAGE_STATE_COMPLETE\0".encode("utf-16-le"))
-    cells = HiveCells("s", after)
-    value = cells.find_value(cells.find_key(IMAGE_STATE_KEY)[0], "ImageState", "k")
-    cell = cells.cell(value.data_offset, "data")
+    paths = KeyPaths.strict("s", after)
+    value = paths.find_value(paths.find_key(IMAGE_STATE_KEY)[0], "ImageState", "k")
+    cell = paths.cells.cell(value.data_offset, "data")
     assert bytes(cell[42:len(old)]) == bytes(len(old) - 42)  # the old tail is zeroed; the cell keeps its size
     hive = regf.RegistryHive(io.BytesIO(after))
     assert hive.open(IMAGE_STATE_KEY).value("ImageState").value == "IMAGE_STATE_COMPLETE"

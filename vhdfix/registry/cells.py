@@ -1,25 +1,33 @@
-"""Bounded reads of cells by offset: key nodes, and the key values of a key with their data.
+"""Bounded reads of cells by offset: key nodes, subkey lists, and key values with their data.
 
-regipy walks the key tree; these reads cover what it does not expose or check:
-the raw data of values, the cell signatures, and the cell bounds. Every offset
-and length read from the hive is checked before use; a bad one raises
-:class:`HiveCorrupt`.
+The one cell reader of vhdfix: lookups (key_paths.py, hive.py) and the
+writer's in-place edits both read through it. It covers what regipy does not
+expose or check: cell offsets, the raw data of values, signatures and bounds.
+Every offset and length read from the hive is checked before use; a bad one
+raises :class:`HiveCorrupt`. A strict reader (:meth:`Cells.strict`, for the
+writer) also requires every offset to be the start of an allocated cell found
+by a walk of all hive bins.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dissect.cstruct.types import Structure
 
 from vhdfix.errors import HiveCorrupt
+from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.regf_format import (
     BASE_BLOCK_SIZE,
     BIG_DATA_MIN_MINOR_VERSION,
     BIG_DATA_SEGMENT_SIZE,
     BIG_DATA_SIGNATURE,
     DATA_SIZE_INLINE,
+    HBIN_SIGNATURE,
+    HIVE_BIN_ALIGNMENT,
+    HIVE_BIN_HEADER_SIZE,
     KEY_NODE_FIXED_SIZE,
     KEY_NODE_SIGNATURE,
     KEY_VALUE_FIXED_SIZE,
@@ -31,14 +39,21 @@ from vhdfix.registry.regf_format import (
 _CELL_SIZE = struct.Struct("<i")  # regf spec, 'Cell': i32 size, negative when allocated
 _CELL_ALIGNMENT = 8
 _INLINE_MAX = 4
-_NAME_LENGTH = struct.Struct("<H")  # read first: the structures end with a name of that length
-_LIST_COUNT = struct.Struct("<H")  # regf spec, 'Index leaf' and friends: signature, then the element count
-_OFFSET = struct.Struct("<I")
+_U32 = struct.Struct("<I")
 _LIST_HEADER = 4
 INDEX_ROOT_SIGNATURE = b"ri"
 LEAF_STRIDES = {b"li": 4, b"lf": 8, b"lh": 8}  # offset only, or offset + name hint / name hash
+KEY_COMP_NAME = 0x0020  # regf spec, 'Key node' / 'Flags': the key name is ASCII (Latin-1)
+NO_CELL = 0xFFFFFFFF
 _KEY_NAME_LENGTH_AT = c_regf.key_node.fields["key_name_length"].offset
+_KEY_FLAGS_AT = c_regf.key_node.fields["flags"].offset
+_KEY_PARENT_AT = c_regf.key_node.fields["parent"].offset
+_U16 = struct.Struct("<H")
 _VALUE_NAME_LENGTH_AT = c_regf.key_value.fields["name_length"].offset
+_VALUE_DATA_SIZE_AT = c_regf.key_value.fields["data_size"].offset
+_VALUE_DATA_OFFSET_AT = c_regf.key_value.fields["data_offset"].offset
+_VALUE_DATA_TYPE_AT = c_regf.key_value.fields["data_type"].offset
+_VALUE_FLAGS_AT = c_regf.key_value.fields["flags"].offset
 
 
 def fold_name(name: str) -> str:
@@ -57,27 +72,95 @@ def decode_name(raw: bytes, ascii_flag: bool) -> str:
 class KeyValueCell:
     """A key value cell (vk) with its decoded name; the data is read on demand."""
 
+    offset: int  # of the vk cell, relative to the hive bins data
     name: str
     data_type: int
-    data_size: int
-    data_offset: int
+    data_size: int  # the raw field: bit 31 set = inline
+    data_offset: int  # the raw field: a cell offset, or the inline data
+
+    @property
+    def inline(self) -> bool:
+        return bool(self.data_size & DATA_SIZE_INLINE)
+
+    @property
+    def length(self) -> int:
+        return self.data_size & ~DATA_SIZE_INLINE
+
+    @property
+    def file_offset(self) -> int:
+        """File offset of the vk record (after the cell's size field)."""
+        return BASE_BLOCK_SIZE + self.offset + _CELL_SIZE.size
+
+
+@dataclass(frozen=True)
+class SubkeyEntry:
+    """One element of a key's subkey lists: the subkey's cell offset and its name as stored."""
+
+    offset: int
+    name: str
 
 
 class Cells:
-    """The allocated cells of one hive image, addressed by offset relative to the hive bins data."""
+    """The allocated cells of one hive image, addressed by offset relative to the hive bins data.
 
-    def __init__(self, hive_name: str, data: bytes, hive_bins_data_size: int, minor_version: int) -> None:
-        self._hive_name = hive_name
+    ``allocated`` (offset -> data length) makes the reader strict: only
+    offsets in it are cells. The image may be a bytearray edited in place, as
+    long as the edits keep the cell layout.
+    """
+
+    def __init__(self, hive_name: str, data: bytes | bytearray, hive_bins_data_size: int, minor_version: int,
+                 allocated: Mapping[int, int] | None = None) -> None:
+        self.hive_name = hive_name
         self._view = memoryview(data)
         self._end = min(len(data), BASE_BLOCK_SIZE + hive_bins_data_size)
-        self._minor_version = minor_version
+        self.minor_version = minor_version
+        self._allocated = allocated
+
+    @classmethod
+    def strict(cls, hive_name: str, image: bytes | bytearray) -> Cells:
+        """A strict reader of a whole image, from its base block and a walk of every hive bin."""
+        base = read_base_block(image)
+        size = base.hive_bins_data_size
+        if BASE_BLOCK_SIZE + size > len(image):
+            raise HiveCorrupt(f"{hive_name}: the base block declares {size} bytes of hive bins, the image holds "
+                              f"{len(image) - BASE_BLOCK_SIZE}")
+        cells = cls(hive_name, image, size, base.minor_version)
+        cells._allocated = cells._allocation_map(size)
+        return cells
+
+    def _allocation_map(self, hive_bins_data_size: int) -> dict[int, int]:
+        """regf spec, 'Hive bin' and 'Cell': offset -> data length of every allocated cell."""
+        allocated: dict[int, int] = {}
+        offset = 0
+        while offset < hive_bins_data_size:
+            start = BASE_BLOCK_SIZE + offset
+            header = c_regf.hive_bin_header(bytes(self._view[start:start + HIVE_BIN_HEADER_SIZE]))
+            if header.signature != HBIN_SIGNATURE or header.offset != offset or header.size < HIVE_BIN_ALIGNMENT \
+                    or header.size % HIVE_BIN_ALIGNMENT or offset + header.size > hive_bins_data_size:
+                raise self.corrupt(f"bad hive bin at {offset:#x}")
+            cell = offset + HIVE_BIN_HEADER_SIZE
+            while cell < offset + header.size:
+                (size,) = _CELL_SIZE.unpack_from(self._view, BASE_BLOCK_SIZE + cell)
+                length = abs(size)
+                if length < _CELL_ALIGNMENT or length % _CELL_ALIGNMENT or cell + length > offset + header.size:
+                    raise self.corrupt(f"bad cell size {size} at {cell:#x}")
+                if size < 0:
+                    allocated[cell] = length - _CELL_SIZE.size
+                cell += length
+            offset += header.size
+        return allocated
 
     def corrupt(self, message: str) -> HiveCorrupt:
-        return HiveCorrupt(f"{self._hive_name}: {message}")
+        return HiveCorrupt(f"{self.hive_name}: {message}")
 
     def cell(self, offset: int, what: str) -> memoryview:
         """The data of the allocated cell at ``offset`` (without its 4-byte size field)."""
         start = BASE_BLOCK_SIZE + offset
+        if self._allocated is not None:
+            length = self._allocated.get(offset)
+            if length is None:
+                raise self.corrupt(f"{what} points to {offset:#x}, which is not the start of an allocated cell")
+            return self._view[start + _CELL_SIZE.size:start + _CELL_SIZE.size + length]
         if offset % _CELL_ALIGNMENT or start + _CELL_SIZE.size > self._end:
             raise self.corrupt(f"{what} points to {offset:#x}, outside the hive bins data")
         (size,) = _CELL_SIZE.unpack_from(self._view, start)
@@ -89,6 +172,8 @@ class Cells:
 
     def is_allocated(self, offset: int) -> bool:
         """Whether an allocated cell (negative size) starts at ``offset``."""
+        if self._allocated is not None:
+            return offset in self._allocated
         start = BASE_BLOCK_SIZE + offset
         return start + _CELL_SIZE.size <= self._end and _CELL_SIZE.unpack_from(self._view, start)[0] < 0
 
@@ -97,10 +182,39 @@ class Cells:
         data = self.cell(offset, what)
         if len(data) < KEY_NODE_FIXED_SIZE or data[:2] != KEY_NODE_SIGNATURE:
             raise self.corrupt(f"{what}: the cell at {offset:#x} is not a key node")
-        (name_length,) = _NAME_LENGTH.unpack_from(data, _KEY_NAME_LENGTH_AT)
+        (name_length,) = _U16.unpack_from(data, _KEY_NAME_LENGTH_AT)
         if KEY_NODE_FIXED_SIZE + name_length > len(data):
             raise self.corrupt(f"{what}: the key node at {offset:#x} has a name longer than its cell")
         return c_regf.key_node(bytes(data[:KEY_NODE_FIXED_SIZE + name_length]))
+
+    @staticmethod
+    def key_name(node: Structure) -> str:
+        return decode_name(node.key_name_string, bool(node.flags & KEY_COMP_NAME))
+
+    def subkeys(self, key_offset: int, node: Structure, what: str) -> list[SubkeyEntry]:
+        """The subkeys of a key in list order, each with its name, without parsing whole key nodes.
+
+        Finding one subkey means reading the name of every sibling (Services
+        has hundreds), so only the signature, flags, Parent field and name are
+        read here. regf spec, 'Key node': each subkey's Parent field points
+        back at the key it is listed under; a bad list (yarp's BadListHive)
+        shows only there.
+        """
+        entries = []
+        for offset in self.subkey_offsets(key_offset, node, what):
+            data = self.cell(offset, f"{what}: a subkey")
+            if len(data) < KEY_NODE_FIXED_SIZE or data[:2] != KEY_NODE_SIGNATURE:
+                raise self.corrupt(f"{what}: the cell at {offset:#x} is not a key node")
+            (name_length,) = _U16.unpack_from(data, _KEY_NAME_LENGTH_AT)
+            if KEY_NODE_FIXED_SIZE + name_length > len(data):
+                raise self.corrupt(f"{what}: the key node at {offset:#x} has a name longer than its cell")
+            if _U32.unpack_from(data, _KEY_PARENT_AT)[0] != key_offset:
+                raise self.corrupt(f"{what}: the Parent field of the subkey at {offset:#x} does not point back "
+                                   "at the key")
+            (flags,) = _U16.unpack_from(data, _KEY_FLAGS_AT)
+            raw = bytes(data[KEY_NODE_FIXED_SIZE:KEY_NODE_FIXED_SIZE + name_length])
+            entries.append(SubkeyEntry(offset, decode_name(raw, bool(flags & KEY_COMP_NAME))))
+        return entries
 
     def subkey_offsets(self, key_offset: int, node: Structure, what: str) -> list[int]:
         """regf spec, 'Subkeys list': the offsets of a key's subkeys, in list order.
@@ -136,39 +250,42 @@ class Cells:
         return found
 
     def _list_elements(self, body: memoryview, stride: int, offset: int, what: str) -> list[int]:
-        (count,) = _LIST_COUNT.unpack_from(body, 2)
+        (count,) = _U16.unpack_from(body, 2)
         if _LIST_HEADER + count * stride > len(body):
             raise self.corrupt(f"{what}: the list at {offset:#x} claims {count} elements, more than its cell holds")
-        return [_OFFSET.unpack_from(body, _LIST_HEADER + index * stride)[0] for index in range(count)]
+        return [_U32.unpack_from(body, _LIST_HEADER + index * stride)[0] for index in range(count)]
 
-    def key_values(self, list_offset: int, count: int, key_path: str) -> list[KeyValueCell]:
-        """regf spec, 'Key values list' and 'Key value': the values of a key, in list order."""
+    def key_values(self, list_offset: int, count: int, key: str) -> list[KeyValueCell]:
+        """regf spec, 'Key values list' and 'Key value': the values of a key, in list order; ``key`` names it."""
         if count == 0:
             return []
-        what = f"key {key_path!r}: values list"
+        what = f"{key}: values list"
         offsets = self.cell(list_offset, what)
         if count * 4 > len(offsets):
             raise self.corrupt(f"{what} at {list_offset:#x} is too small for {count} values")
         values = []
         for (offset,) in struct.iter_unpack("<I", offsets[:count * 4]):
-            data = self.cell(offset, f"key {key_path!r}: value")
+            data = self.cell(offset, f"{key}: value")
             if len(data) < KEY_VALUE_FIXED_SIZE or data[:2] != KEY_VALUE_SIGNATURE:
-                raise self.corrupt(f"key {key_path!r}: the cell at {offset:#x} is not a key value")
-            (name_length,) = _NAME_LENGTH.unpack_from(data, _VALUE_NAME_LENGTH_AT)
+                raise self.corrupt(f"{key}: the cell at {offset:#x} is not a key value")
+            (name_length,) = _U16.unpack_from(data, _VALUE_NAME_LENGTH_AT)
             if KEY_VALUE_FIXED_SIZE + name_length > len(data):
-                raise self.corrupt(f"key {key_path!r}: the key value at {offset:#x} has a name longer than its cell")
-            header = c_regf.key_value(bytes(data[:KEY_VALUE_FIXED_SIZE + name_length]))
+                raise self.corrupt(f"{key}: the key value at {offset:#x} has a name longer than its cell")
+            # Field by field rather than through c_regf.key_value: a lookup reads every value of a key.
+            (flags,) = _U16.unpack_from(data, _VALUE_FLAGS_AT)
             values.append(KeyValueCell(
-                name=decode_name(header.name, bool(header.flags & VALUE_COMP_NAME)),
-                data_type=header.data_type,
-                data_size=header.data_size,
-                data_offset=header.data_offset,
+                offset=offset,
+                name=decode_name(bytes(data[KEY_VALUE_FIXED_SIZE:KEY_VALUE_FIXED_SIZE + name_length]),
+                                 bool(flags & VALUE_COMP_NAME)),
+                data_type=_U32.unpack_from(data, _VALUE_DATA_TYPE_AT)[0],
+                data_size=_U32.unpack_from(data, _VALUE_DATA_SIZE_AT)[0],
+                data_offset=_U32.unpack_from(data, _VALUE_DATA_OFFSET_AT)[0],
             ))
         return values
 
-    def value_data(self, value: KeyValueCell, key_path: str) -> bytes:
-        """regf spec, 'Key value' / 'Data size', and 'Big data'."""
-        what = f"key {key_path!r}, value {value.name!r}"
+    def value_data(self, value: KeyValueCell, key: str) -> bytes:
+        """regf spec, 'Key value' / 'Data size', and 'Big data'. ``key`` names the key in errors."""
+        what = f"{key}, value {value.name!r}"
         size = value.data_size & ~DATA_SIZE_INLINE
         if value.data_size & DATA_SIZE_INLINE:
             if size > _INLINE_MAX:
@@ -177,7 +294,7 @@ class Cells:
         if size == 0:
             return b""
         data = self.cell(value.data_offset, f"{what}: data")
-        if size > BIG_DATA_SEGMENT_SIZE and self._minor_version >= BIG_DATA_MIN_MINOR_VERSION \
+        if size > BIG_DATA_SEGMENT_SIZE and self.minor_version >= BIG_DATA_MIN_MINOR_VERSION \
                 and data[:2] == BIG_DATA_SIGNATURE:
             return self._big_data(data, size, what)
         if size > len(data):

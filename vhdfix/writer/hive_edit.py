@@ -31,6 +31,8 @@ from datetime import datetime, timezone
 
 from vhdfix.errors import ValueNotFound, ValueTooLong, ValueTypeMismatch
 from vhdfix.registry.base_block import checksum, read_base_block
+from vhdfix.registry.cells import KeyValueCell
+from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.registry.regf_format import (
     BASE_BLOCK_SIZE,
     BIG_DATA_SEGMENT_SIZE,
@@ -40,7 +42,6 @@ from vhdfix.registry.regf_format import (
     REG_SZ,
     c_regf,
 )
-from vhdfix.writer.hive_cells import HiveCells, ValueCell
 
 VALUE_TYPES = {"REG_DWORD": REG_DWORD, "REG_SZ": REG_SZ}
 _VK_DATA_SIZE_AT = c_regf.key_value.fields["data_size"].offset
@@ -79,22 +80,22 @@ class HiveEditor:
     original: bytes
     image: bytearray = field(init=False)
     writes: list[tuple[int, int, int, str]] = field(default_factory=list)  # (start, end, step, reason)
-    cells: HiveCells = field(init=False)
+    paths: KeyPaths = field(init=False)
 
     def __post_init__(self) -> None:
         self.image = bytearray(self.original)
-        self.cells = HiveCells(self.name, self.image)
+        self.paths = KeyPaths.strict(self.name, self.image)
 
     def _write(self, offset: int, data: bytes, step: int, reason: str) -> None:
         self.image[offset:offset + len(data)] = data
         self.writes.append((offset, offset + len(data), step, reason))
 
-    def _locate(self, setting: ValueSetting) -> ValueCell:
-        key = self.cells.find_key(setting.key)
+    def _locate(self, setting: ValueSetting) -> KeyValueCell:
+        key = self.paths.find_key(setting.key)
         if key is None:
             raise ValueNotFound(f"{setting.hive}: key {setting.key!r} does not exist; vhdfix only changes existing "
                                 f"values (creating one needs the registry's allocator); {_ADVICE}")
-        value = self.cells.find_value(key[0], setting.name, f"key {key[1]!r}")
+        value = self.paths.find_value(key[0], setting.name, f"key {key[1]!r}")
         if value is None:
             raise ValueNotFound(f"{setting.label} does not exist; vhdfix only changes existing values "
                                 f"(creating one needs the registry's allocator); {_ADVICE}")
@@ -111,7 +112,7 @@ class HiveEditor:
             return self._set_dword(setting, value, step)
         return self._set_string(setting, value, step)
 
-    def _set_dword(self, setting: ValueSetting, value: ValueCell, step: int) -> str | None:
+    def _set_dword(self, setting: ValueSetting, value: KeyValueCell, step: int) -> str | None:
         number = setting.value
         if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 0xFFFFFFFF:
             raise ValueTypeMismatch(f"{setting.label}: {number!r} is not a REG_DWORD number")
@@ -125,12 +126,12 @@ class HiveEditor:
                     f"{setting.label} = {number} (was {value.data_offset})")
         return None
 
-    def _set_string(self, setting: ValueSetting, value: ValueCell, step: int) -> str | None:
+    def _set_string(self, setting: ValueSetting, value: KeyValueCell, step: int) -> str | None:
         text = setting.value
         if not isinstance(text, str) or "\0" in text:
             raise ValueTypeMismatch(f"{setting.label}: {text!r} is not a REG_SZ string")
         encoded = text.encode("utf-16-le") + b"\0\0"
-        current = self.cells.value_data(value, setting.label)
+        current = self.paths.cells.value_data(value, f"key {setting.key!r}")
         if current == encoded:
             return f"{setting.label} is already {text!r}"
         reason = f"{setting.label} = {text!r}"
@@ -145,7 +146,7 @@ class HiveEditor:
         if value.length > BIG_DATA_SEGMENT_SIZE:
             raise ValueTooLong(f"{setting.label} is stored as big data (segments), which vhdfix does not rewrite; "
                                f"{_ADVICE}")
-        capacity = len(self.cells.cell(value.data_offset, f"{setting.label}: data"))
+        capacity = len(self.paths.cells.cell(value.data_offset, f"{setting.label}: data"))
         if len(encoded) > capacity:
             raise ValueTooLong(f"{setting.label}: {text!r} needs {len(encoded)} bytes, its cell holds {capacity}; "
                                f"a larger cell needs the registry's allocator; {_ADVICE}")

@@ -35,11 +35,11 @@ from vhdfix.ntfs.fixup import FixupError, apply_fixup
 from vhdfix.ntfs.i30 import IndexEntry
 from vhdfix.ntfs.mft_record import RECORD_MAGIC
 from vhdfix.registry.base_block import read_base_block
+from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.registry.regf_format import REG_DWORD
 from vhdfix.windows.hives import load_hive
 from vhdfix.writer.context import WriteContext, context_for
 from vhdfix.writer.directory_index import read_directory_index
-from vhdfix.writer.hive_cells import HiveCells
 from vhdfix.writer.hive_plan import EditedHive
 from vhdfix.writer.planner import Expectations
 from vhdfix.writer.volume_view import VolumeView
@@ -158,8 +158,8 @@ class _Checker:
         if base.primary_sequence_number != edited.sequence:
             self.problems.append(f"{edited.path}: sequence {base.primary_sequence_number}, planned {edited.sequence}")
         try:
-            cells = HiveCells(edited.name, hive.data)
-            for _, values in cells.walk():
+            paths = KeyPaths.strict(edited.name, hive.data)
+            for _, values in paths.walk():
                 self.counts["keys"] += 1
                 self.counts["values"] += len(values)
         except VhdfixError as exc:
@@ -168,10 +168,10 @@ class _Checker:
         for setting in edited.settings:
             expected = struct.pack("<I", setting.value) if isinstance(setting.value, int) else \
                 setting.value.encode("utf-16-le") + b"\0\0"
-            key = cells.find_key(setting.key)
-            value = None if key is None else cells.find_value(key[0], setting.name, setting.key)
+            key = paths.find_key(setting.key)
+            value = None if key is None else paths.find_value(key[0], setting.name, f"key {setting.key!r}")
             through_regipy = hive.value(setting.key, setting.name)
-            if value is None or cells.value_data(value, setting.label) != expected:
+            if value is None or paths.cells.value_data(value, f"key {setting.key!r}") != expected:
                 self.problems.append(f"{setting.label}: the cell walk does not read the new data")
             elif through_regipy is None or through_regipy.data != expected or \
                     (through_regipy.type_code == REG_DWORD) != isinstance(setting.value, int):
