@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import shutil
 import sys
 import types
@@ -23,13 +24,16 @@ from tests.test_copy_samples import samples as samples  # a session fixture
 from vhdfix.copy.output import TEMP_MARK
 from vhdfix.copy.writer import FlatWriter
 from vhdfix.diagnosis import RemedyStep
-from vhdfix.disk import Container, open_disk
+from vhdfix.disk import open_disk
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.vhd_format import c_vhd
 from vhdfix.partitions import read_partition_table
 from vhdfix.plan import BytePatch, PlanStep, WritePlan
+from vhdfix.registry import hive as hive_module
+from vhdfix.registry.recovery import RecoveryResult
 from vhdfix.repair import SCHEMA, RepairResult, repair, writer_planner
 from vhdfix.windows import find_windows_volume
+from vhdfix.writer import WriteContext
 
 UNATTEND = "Windows\\OEM\\Unattend.wsf"
 PA_ARTICLE = "OSStartUp-PROVISIONING_AGENT"
@@ -137,7 +141,7 @@ def test_extended_steps_only_with_their_flag(tmp_path: Path) -> None:
         assert not windows_file_present(tmp_path / "out.vhd", name)
 
 
-def never_called(disk: Container, steps: Sequence[RemedyStep]) -> WritePlan:
+def never_called(context: WriteContext, steps: Sequence[RemedyStep]) -> WritePlan:
     raise AssertionError("the planner must not be called")
 
 
@@ -155,9 +159,9 @@ def test_an_extended_step_is_planned_when_asked_for(samples: Path, tmp_path: Pat
     disk = sample("could-not-finish-configuring-mbr-vhd-dynamic", samples)
     asked: list[list[str]] = []
 
-    def recording(source: Container, steps: Sequence[RemedyStep]) -> WritePlan:
+    def recording(context: WriteContext, steps: Sequence[RemedyStep]) -> WritePlan:
         asked.append([step.id for step in steps])
-        return writer_planner(source, steps)
+        return writer_planner(context, steps)
 
     result = repair(disk, tmp_path / "out.vhd", planner=recording, extended=["reset-setup-state"])
     assert asked == [["reset-setup-state"]]
@@ -255,11 +259,37 @@ def test_a_corrupted_copy_fails_verification_and_is_removed(monkeypatch: pytest.
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_input_is_opened_and_its_hives_recovered_once(samples: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner works on what the inspection read: one reader of the input, and its dirty SYSTEM hive
+    recovered once. The edit commits SYSTEM clean in the copy, so the copy's checks recover nothing."""
+    disk = sample(f"{PA}-dirty-hive-mbr-vhd-dynamic", samples)
+    opened: list[Path] = []
+    recovered: list[int] = []
+    real_init, real_recover = ImageFile.__init__, hive_module.recover
+
+    def recording_init(self: ImageFile, path: str | os.PathLike[str]) -> None:
+        opened.append(Path(path))
+        real_init(self, path)
+
+    def recording_recover(primary: bytes, logs: Sequence[tuple[str, bytes]]) -> RecoveryResult:
+        result = real_recover(primary, logs)
+        recovered.append(result.entries_applied)
+        return result
+
+    monkeypatch.setattr(ImageFile, "__init__", recording_init)
+    monkeypatch.setattr(hive_module, "recover", recording_recover)
+    result = repair(disk, tmp_path / "out.vhd", extended=["reset-setup-state"])
+    assert result.exit_code == 0, result.to_json()
+    assert opened.count(disk) == 1
+    assert [entries for entries in recovered if entries] == [2]
+
+
 def test_a_plan_that_does_not_repair_fails_verification(tmp_path: Path) -> None:
     disk = sample(f"{PA}.vhd", tmp_path)
 
-    def harmless(source: Container, steps: Sequence[RemedyStep]) -> WritePlan:
-        old = source.read(446 + 4, 1)  # the first partition entry's type byte: the article is untouched
+    def harmless(context: WriteContext, steps: Sequence[RemedyStep]) -> WritePlan:
+        old = context.disk.read(446 + 4, 1)  # the first partition entry's type byte: the article is untouched
         patch = BytePatch(446 + 4, old, old, "rewrites a byte with itself")
         return WritePlan([PlanStep(step.id, step.text, step.documented, step.source, [patch]) for step in steps])
 

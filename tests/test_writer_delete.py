@@ -25,8 +25,9 @@ from tests.support.writer_support import (
 from vhdfix.diagnosis import load_catalog
 from vhdfix.disk import open_disk
 from vhdfix.errors import OldBytesMismatch
+from vhdfix.inspection import inspect
 from vhdfix.plan import WritePlan
-from vhdfix.writer import apply_patches, open_context, plan_actions, plan_repair, verify_copy, verify_repair
+from vhdfix.writer import apply_patches, context_of, open_context, plan_actions, verify_copy, verify_repair
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PA = "OSStartUp-PROVISIONING_AGENT"
@@ -179,15 +180,16 @@ def test_the_provisioning_agent_remedy_on_every_container_format(name: str, tmp_
 
 
 def test_the_repair_command_seams(tmp_path: Path) -> None:
-    """``vhdfix.repair`` plans on the open input and verifies the reopened copy through these two functions."""
+    """``vhdfix.repair`` plans on what its inspection read and verifies the reopened copy through these."""
     source = unpack(FIXTURES / "provisioning-agent.vhd", tmp_path)
     article = next(a for a in load_catalog() if a.id == PA)
-    disk = open_disk(source)
-    try:
-        planned = plan_repair(disk, article.remedy)
-        assert disk.read(0, 512)  # still open for the caller
-    finally:
-        disk.close()
+    with inspect(source, keep_open=True) as inspection:
+        assert inspection.windows is not None and inspection.disk is not None
+        hives_read = [reading.hive for reading in inspection.hives]
+        context = context_of(inspection.disk, inspection.windows, inspection.hives)
+        planned = plan_actions(context, article.remedy)
+        assert [context.hive(name).hive for name in ("SYSTEM", "software")] == hives_read  # read once
+        assert inspection.disk.read(0, 512)  # still open for the caller
     good, partial = copy_of(source, tmp_path, "good.vhd"), copy_of(source, tmp_path, "partial.vhd")
     apply_patches(good, planned.patches)
     apply_patches(partial, [p for p in planned.patches if "INDX block" not in p.reason])

@@ -34,6 +34,17 @@ class Inspection:
     diagnosis: Diagnosis | None = None
     error: VhdfixError | None = None
 
+    def close(self) -> None:
+        """Close the disk (``inspect(..., keep_open=True)`` leaves it open); closing twice is harmless."""
+        if self.disk is not None:
+            self.disk.close()
+
+    def __enter__(self) -> Inspection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def warnings(self) -> list[str]:
         found: list[str] = []
@@ -89,11 +100,14 @@ class Inspection:
 
 def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[str]] = (),
             follow_parent_paths: bool = False, catalog: list[Article] | None = None,
-            budget_seconds: float | None = DEFAULT_TIME_BUDGET) -> Inspection:
+            budget_seconds: float | None = DEFAULT_TIME_BUDGET, keep_open: bool = False) -> Inspection:
     """Inspect one disk image. Never raises for a bad image: the error is in the result.
 
     ``budget_seconds`` bounds the time spent on the disk (None: unbounded); when
-    it runs out the error is ``time-budget-exceeded`` (vhdfix.budget).
+    it runs out the error is ``time-budget-exceeded`` (vhdfix.budget). With
+    ``keep_open`` a successful inspection leaves its disk open, so the caller
+    can go on with what was read (a repair plans on it) and closes it with
+    :meth:`Inspection.close`; a failed one is always closed.
     """
     result = Inspection(str(path))
     try:
@@ -113,6 +127,6 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
     except Exception as exc:  # a defect in vhdfix must still honour the JSON/exit-code contract
         result.error = InternalError(f"{path}: unexpected {type(exc).__name__}: {exc}"[:300])
     finally:
-        if result.disk is not None:
-            result.disk.close()
+        if not keep_open or result.error is not None or result.diagnosis is None:  # None: interrupted
+            result.close()
     return result

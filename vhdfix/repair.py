@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     from vhdfix.diagnosis import Article, RemedyStep
     from vhdfix.disk import Container
     from vhdfix.inspection import Inspection
+    from vhdfix.ntfs import NtfsVolume
     from vhdfix.report.style import Style
+    from vhdfix.writer import WriteContext
 
 SCHEMA = "vhdfix.repair/1"
 EXIT_REPAIRED = 0
@@ -68,15 +70,17 @@ class Check:
 # The two seams to the surgical writer (vhdfix.writer): a planner turns remedy steps into byte patches on the
 # input's virtual disk; a verifier re-reads the written copy and checks the writer's invariants. repair() takes
 # either as a parameter and uses the writer's by default.
-Planner = Callable[["Container", Sequence["RemedyStep"]], WritePlan]
+# The planner gets what the inspection read (the open input, its Windows volume and hives), so nothing is read
+# twice.
+Planner = Callable[["WriteContext", Sequence["RemedyStep"]], WritePlan]
 Verifier = Callable[["Container", "Container", WritePlan], Check]
 
 
-def writer_planner(disk: Container, steps: Sequence[RemedyStep]) -> WritePlan:
-    """The surgical writer's plan for ``steps`` on ``disk``; its gates raise RefusedUnsafe."""
-    from vhdfix.writer import plan_repair
+def writer_planner(context: WriteContext, steps: Sequence[RemedyStep]) -> WritePlan:
+    """The surgical writer's plan for ``steps`` on the input; its gates raise RefusedUnsafe."""
+    from vhdfix.writer import plan_actions
 
-    return plan_repair(disk, steps)
+    return plan_actions(context, steps)
 
 
 def writer_verifier(original: Container, repaired: Container, plan: WritePlan) -> Check:
@@ -276,15 +280,14 @@ def _diagnosis_check(before: Inspection, after: Inspection, steps: Sequence[Reme
                                      f"{'; '.join(remaining.reasons)}", data)
 
 
-def _files_check(original: Container, repaired: Container, steps: Sequence[RemedyStep]) -> Check:
+def _files_check(original: NtfsVolume, repaired: Container, steps: Sequence[RemedyStep]) -> Check:
     from vhdfix.copy.verify import compare_trees
     from vhdfix.partitions import read_partition_table
     from vhdfix.windows import find_windows_volume
 
     removed, changed = touched_files(steps)
-    before, _ = find_windows_volume(original, read_partition_table(original))
     after, _ = find_windows_volume(repaired, read_partition_table(repaired))
-    comparison = compare_trees(before.ntfs, after.ntfs, removed, changed)
+    comparison = compare_trees(original, after.ntfs, removed, changed)
     detail = (f"{comparison.files} untouched files identical ({comparison.bytes_hashed} bytes hashed), "
               f"{len(comparison.removed)} removed, {len(comparison.changed)} changed as planned")
     if not comparison.passed:
@@ -294,10 +297,13 @@ def _files_check(original: Container, repaired: Container, steps: Sequence[Remed
 
 def verify_copy(path: Path, source: Container, before: Inspection, plan: WritePlan, steps: Sequence[RemedyStep],
                 verifier: Verifier) -> list[Check]:
-    """Every check of the written (not yet renamed) copy at ``path``, each through a fresh reader."""
+    """Every check of the written (not yet renamed) copy at ``path``, each through a fresh reader; the input
+    is compared as ``before`` read it."""
     from vhdfix.disk import open_disk
     from vhdfix.inspection import inspect
 
+    assert before.windows is not None, "a repair plans only on a successful inspection"
+    original = before.windows.ntfs
     try:
         copy = open_disk(path)
     except VhdfixError as exc:
@@ -307,7 +313,7 @@ def verify_copy(path: Path, source: Container, before: Inspection, plan: WritePl
                                         f"{copy.virtual_size} bytes",
                         {"format": copy.info.format, "variant": copy.info.variant}),
                   _diagnosis_check(before, inspect(path), steps)]
-        for name, run in (("untouched-files", lambda: _files_check(source, copy, steps)),
+        for name, run in (("untouched-files", lambda: _files_check(original, copy, steps)),
                           ("writer", lambda: verifier(source, copy, plan))):
             try:
                 checks.append(run())
@@ -341,17 +347,26 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
 def _repair(result: RepairResult, disk: Path, output: Path, parents: list[Path], follow_parent_paths: bool,
             extended: Collection[str], force: bool, progress: ProgressCallback | None, planner: Planner,
             verifier: Verifier, catalog: list[Article] | None) -> None:
-    from vhdfix.copy import copy_disk, refuse_overwriting_input, resolve_target
-    from vhdfix.disk import open_disk
     from vhdfix.inspection import inspect
 
     check_output_path(disk, output, parents, force)
-    result.inspection = inspect(disk, parents, follow_parent_paths, catalog)
-    if result.inspection.error is not None:
-        raise result.inspection.error
-    article = result.inspection.article
+    result.inspection = inspect(disk, parents, follow_parent_paths, catalog, keep_open=True)
+    with result.inspection:
+        if result.inspection.error is not None:
+            raise result.inspection.error
+        _repair_inspected(result, result.inspection, output, extended, force, progress, planner, verifier)
+
+
+def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path, extended: Collection[str],
+                      force: bool, progress: ProgressCallback | None, planner: Planner, verifier: Verifier) -> None:
+    """Plan on what ``inspection`` read (its disk is open), copy, and verify."""
+    from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
+    from vhdfix.copy import copy_disk, refuse_overwriting_input, resolve_target
+    from vhdfix.writer import context_of
+
+    article = inspection.article
     if article is None:
-        state = result.inspection.diagnosis.state if result.inspection.diagnosis is not None else "unknown"
+        state = inspection.diagnosis.state if inspection.diagnosis is not None else "unknown"
         result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
                       f"no boot-error article applies to this disk (state: {state}); nothing was written")
         return
@@ -366,32 +381,30 @@ def _repair(result: RepairResult, disk: Path, output: Path, parents: list[Path],
                       f"{article.id}: {reason}; nothing was written{hint}")
         return
 
-    source = open_disk(disk, parents, follow_parent_paths)
-    try:
-        resolve_target(result.format, source)
-        refuse_overwriting_input(output, source)
-        plan = result.plan = planner(source, steps)
-        if not plan.patches:
-            result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
-                          f"{article.id}: the plan changes no byte (already repaired?); nothing was written")
-            return
-        if result.dry_run:
-            result.finish("would-repair", EXIT_REPAIRED, f"dry run: {len(plan.patches)} byte patches planned for "
-                                                         f"{article.id}; nothing was written")
-            return
-        before = result.inspection
+    source, windows = inspection.disk, inspection.windows
+    assert source is not None and windows is not None, "a successful inspection has read both"
+    resolve_target(result.format, source)
+    refuse_overwriting_input(output, source)
+    with time_budget(DEFAULT_TIME_BUDGET, f"planning the repair of {inspection.path}"):
+        plan = result.plan = planner(context_of(source, windows, inspection.hives), steps)
+    if not plan.patches:
+        result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
+                      f"{article.id}: the plan changes no byte (already repaired?); nothing was written")
+        return
+    if result.dry_run:
+        result.finish("would-repair", EXIT_REPAIRED, f"dry run: {len(plan.patches)} byte patches planned for "
+                                                     f"{article.id}; nothing was written")
+        return
 
-        def check(path: Path) -> None:
-            result.checks = verify_copy(path, source, before, plan, steps, verifier)
-            failed = [check for check in result.checks if check.passed is False]
-            if failed:
-                raise VerificationFailed("the copy failed verification, so it was removed: " +
-                                         "; ".join(f"{check.name}: {check.detail}" for check in failed))
+    def check(path: Path) -> None:
+        result.checks = verify_copy(path, source, inspection, plan, steps, verifier)
+        failed = [check for check in result.checks if check.passed is False]
+        if failed:
+            raise VerificationFailed("the copy failed verification, so it was removed: " +
+                                     "; ".join(f"{check.name}: {check.detail}" for check in failed))
 
-        copied = result.copy = copy_disk(source, output, result.format, plan.patches, replace=force,
-                                         progress=progress, check=check)
-    finally:
-        source.close()
+    copied = result.copy = copy_disk(source, output, result.format, plan.patches, replace=force,
+                                     progress=progress, check=check)
     result.finish("repaired", EXIT_REPAIRED, f"{article.id}: repaired into {output} "
                                              f"({describe_format(copied.format, copied.variant)}) and verified")
 

@@ -32,20 +32,21 @@ Python API::
   re-read the written copy with new readers and raise
   :class:`~vhdfix.errors.VerificationFailed` on any difference; the caller
   must then remove the output.
-* :func:`plan_repair` / :func:`verify_repair`: the same, in the shape
-  ``vhdfix.repair`` calls (an open input; a :class:`vhdfix.repair.Check`).
+* :func:`verify_repair`: the same, in the shape ``vhdfix.repair`` calls (a
+  :class:`vhdfix.repair.Check`). A repair plans on what its inspection read:
+  :func:`context_of` (the open disk, its Windows volume and hives).
 
 Every refusal is a :class:`~vhdfix.errors.RefusedUnsafe` subclass with its own
 code, raised before anything is written. Modules: gates (``gates``), NTFS file
 removal (``ntfs_delete``, ``directory_index``, ``volume_view``), registry
-edits (``hive_cells``, ``hive_edit``, ``hive_plan``), container patching
+edits (``hive_edit``, ``hive_plan``, over ``vhdfix.registry.key_paths``), container patching
 (``container_patch``), verification (``verify``), and the planner.
 """
 
 from vhdfix.writer.container_patch import apply_patches
-from vhdfix.writer.context import WriteContext, context_for, open_context
+from vhdfix.writer.context import WriteContext, context_for, context_of, open_context
 from vhdfix.writer.planner import Expectations, RepairPlan, plan_actions
-from vhdfix.writer.repair_seams import plan_repair, verify_repair
+from vhdfix.writer.repair_seams import verify_repair
 from vhdfix.writer.verify import VerificationReport, verify_container, verify_copy
 
 __all__ = [
@@ -55,9 +56,9 @@ __all__ = [
     "WriteContext",
     "apply_patches",
     "context_for",
+    "context_of",
     "open_context",
     "plan_actions",
-    "plan_repair",
     "verify_container",
     "verify_copy",
     "verify_repair",

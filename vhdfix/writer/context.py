@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from vhdfix.disk import Container, open_disk
 from vhdfix.ntfs import NtfsVolume, VolumeState
 from vhdfix.partitions import Partition, read_partition_table
-from vhdfix.windows import find_windows_volume
+from vhdfix.windows import WindowsVolume, find_windows_volume
 from vhdfix.windows.hives import HiveReading, load_hive
 
 _HIVE_NAME = re.compile(r"[A-Za-z]+")
@@ -26,16 +26,16 @@ class WriteContext:
     partition: Partition
     ntfs: NtfsVolume
     state: VolumeState
-    _hives: dict[str, HiveReading] = field(default_factory=dict)
+    hives_read: dict[str, HiveReading] = field(default_factory=dict)  # by upper-case name
 
     def hive(self, name: str) -> HiveReading:
         """``Windows\\System32\\config\\<name>`` recovered with its logs, as ``inspect`` reads it."""
         if not _HIVE_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not the name of a hive in Windows\\System32\\config")
         key = name.upper()
-        if key not in self._hives:
-            self._hives[key] = load_hive(self.ntfs, key)
-        return self._hives[key]
+        if key not in self.hives_read:
+            self.hives_read[key] = load_hive(self.ntfs, key)
+        return self.hives_read[key]
 
     def close(self) -> None:
         self.disk.close()
@@ -47,10 +47,16 @@ class WriteContext:
         self.close()
 
 
+def context_of(disk: Container, windows: WindowsVolume, hives: Sequence[HiveReading] = ()) -> WriteContext:
+    """A context over a disk whose Windows volume, and perhaps hives, the caller has already read."""
+    return WriteContext(disk, windows.partition, windows.ntfs, windows.state,
+                        {reading.name.upper(): reading for reading in hives})
+
+
 def context_for(disk: Container) -> WriteContext:
     """A context over an already open disk (closing the context closes the disk)."""
     windows, _ = find_windows_volume(disk, read_partition_table(disk))
-    return WriteContext(disk, windows.partition, windows.ntfs, windows.state)
+    return context_of(disk, windows)
 
 
 def open_context(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[str]] = ()) -> WriteContext:

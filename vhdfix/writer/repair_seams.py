@@ -1,32 +1,25 @@
-"""The two functions ``vhdfix.repair`` calls: plan on the open input, verify the reopened copy.
+"""The writer's check of a repaired copy, as ``vhdfix repair`` calls it.
 
-``vhdfix repair`` opens the input, asks :func:`plan_repair` for the patches,
-lets the copy engine write them into a new file (any format, flattened), and
-reopens that file for :func:`verify_repair`. The plan carries its own
-expectations (:class:`~vhdfix.writer.planner.RepairPlan`), so the verifier
-needs nothing else.
+``vhdfix repair`` plans with :func:`~vhdfix.writer.planner.plan_actions` on
+what its inspection read, lets the copy engine write the patches into a new
+file (any format, flattened), and reopens that file for :func:`verify_repair`.
+The plan carries its own expectations
+(:class:`~vhdfix.writer.planner.RepairPlan`), so the verifier needs nothing
+else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from vhdfix.disk import Container
 from vhdfix.errors import VerificationFailed
 from vhdfix.plan import WritePlan
-from vhdfix.writer.context import context_for
-from vhdfix.writer.planner import RepairPlan, StepLike, plan_actions
+from vhdfix.writer.planner import RepairPlan
 from vhdfix.writer.verify import verify_container
 
 if TYPE_CHECKING:
     from vhdfix.repair import Check
-
-
-def plan_repair(disk: Container, steps: Sequence[StepLike]) -> RepairPlan:
-    """:func:`~vhdfix.writer.planner.plan_actions` on an open disk, which stays open for the caller."""
-    context = context_for(disk)
-    return plan_actions(context, steps)
 
 
 def verify_repair(original: Container, repaired: Container, plan: WritePlan) -> Check:
