@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.test_copy_samples import PA, sample
 from vhdfix.copy.output import TEMP_MARK
@@ -117,7 +119,9 @@ def test_exit_codes(tmp_path: Path) -> None:
                                                                  "taken.vhd"]
 
 
-def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "code", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                    (signal.SIGTERM, 143, "terminated by SIGTERM")])
+def test_ctrl_c_or_sigterm_leaves_nothing_behind(tmp_path: Path, stop: signal.Signals, code: int, said: str) -> None:
     out = tmp_path / "out.vhdx"
     child = subprocess.Popen(command(FIXTURE, "-o", out, "--format", "vhdx"), cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -126,7 +130,7 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
         assert child.poll() is None, "the repair finished before it could be interrupted"
         assert time.monotonic() < deadline
         time.sleep(0.002)
-    child.send_signal(signal.SIGINT)
+    child.send_signal(stop)
     stdout, stderr = child.communicate(timeout=60)
-    assert child.returncode == 130 and "interrupted" in stderr, stdout + stderr
+    assert child.returncode == code and said in stderr, stdout + stderr
     assert list(tmp_path.iterdir()) == []

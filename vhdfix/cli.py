@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -149,7 +151,24 @@ def repair_command(disk: Path, output: Path, output_format: str, dry_run: bool, 
     sys.exit(result.exit_code)
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C, so a partial output is removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
 def main() -> None:
+    # A job runner stops vhdfix with SIGTERM (a closed terminal sends SIGHUP); by default either kills the process
+    # before the copy's temporary file can be removed.
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
     # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit code 1, which repair uses for
     # "nothing to repair".
     try:
@@ -157,6 +176,9 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("vhdfix: interrupted", err=True)
         sys.exit(130)
+    except Terminated as stop:
+        click.echo(f"vhdfix: terminated by {signal.Signals(stop.signum).name}", err=True)
+        sys.exit(128 + stop.signum)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
