@@ -179,13 +179,20 @@ class Cells:
 
     def key_node(self, offset: int, what: str) -> Structure:
         """regf spec, 'Key node': a ``c_regf.key_node``."""
-        data = self.cell(offset, what)
-        if len(data) < KEY_NODE_FIXED_SIZE or data[:2] != KEY_NODE_SIGNATURE:
-            raise self.corrupt(f"{what}: the cell at {offset:#x} is not a key node")
-        (name_length,) = _U16.unpack_from(data, _KEY_NAME_LENGTH_AT)
-        if KEY_NODE_FIXED_SIZE + name_length > len(data):
-            raise self.corrupt(f"{what}: the key node at {offset:#x} has a name longer than its cell")
+        data, name_length = self._named_record(offset, what, KEY_NODE_SIGNATURE, KEY_NODE_FIXED_SIZE,
+                                               _KEY_NAME_LENGTH_AT, "key node")
         return c_regf.key_node(bytes(data[:KEY_NODE_FIXED_SIZE + name_length]))
+
+    def _named_record(self, offset: int, what: str, signature: bytes, fixed_size: int, name_length_at: int,
+                      kind: str) -> tuple[memoryview, int]:
+        """A key node or key value cell: its data and name length, checked to hold the fixed part and the name."""
+        data = self.cell(offset, what)
+        if len(data) < fixed_size or data[:2] != signature:
+            raise self.corrupt(f"{what}: the cell at {offset:#x} is not a {kind}")
+        (name_length,) = _U16.unpack_from(data, name_length_at)
+        if fixed_size + name_length > len(data):
+            raise self.corrupt(f"{what}: the {kind} at {offset:#x} has a name longer than its cell")
+        return data, name_length
 
     @staticmethod
     def key_name(node: Structure) -> str:
@@ -202,12 +209,8 @@ class Cells:
         """
         entries = []
         for offset in self.subkey_offsets(key_offset, node, what):
-            data = self.cell(offset, f"{what}: a subkey")
-            if len(data) < KEY_NODE_FIXED_SIZE or data[:2] != KEY_NODE_SIGNATURE:
-                raise self.corrupt(f"{what}: the cell at {offset:#x} is not a key node")
-            (name_length,) = _U16.unpack_from(data, _KEY_NAME_LENGTH_AT)
-            if KEY_NODE_FIXED_SIZE + name_length > len(data):
-                raise self.corrupt(f"{what}: the key node at {offset:#x} has a name longer than its cell")
+            data, name_length = self._named_record(offset, f"{what}: a subkey", KEY_NODE_SIGNATURE,
+                                                   KEY_NODE_FIXED_SIZE, _KEY_NAME_LENGTH_AT, "key node")
             if _U32.unpack_from(data, _KEY_PARENT_AT)[0] != key_offset:
                 raise self.corrupt(f"{what}: the Parent field of the subkey at {offset:#x} does not point back "
                                    "at the key")
@@ -265,12 +268,8 @@ class Cells:
             raise self.corrupt(f"{what} at {list_offset:#x} is too small for {count} values")
         values = []
         for (offset,) in struct.iter_unpack("<I", offsets[:count * 4]):
-            data = self.cell(offset, f"{key}: value")
-            if len(data) < KEY_VALUE_FIXED_SIZE or data[:2] != KEY_VALUE_SIGNATURE:
-                raise self.corrupt(f"{key}: the cell at {offset:#x} is not a key value")
-            (name_length,) = _U16.unpack_from(data, _VALUE_NAME_LENGTH_AT)
-            if KEY_VALUE_FIXED_SIZE + name_length > len(data):
-                raise self.corrupt(f"{key}: the key value at {offset:#x} has a name longer than its cell")
+            data, name_length = self._named_record(offset, f"{key}: value", KEY_VALUE_SIGNATURE,
+                                                   KEY_VALUE_FIXED_SIZE, _VALUE_NAME_LENGTH_AT, "key value")
             # Field by field rather than through c_regf.key_value: a lookup reads every value of a key.
             (flags,) = _U16.unpack_from(data, _VALUE_FLAGS_AT)
             values.append(KeyValueCell(
