@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 from functools import cache
+from pathlib import Path
 
 from dissect.ntfs import NTFS
 
 from tests.conftest import FIXTURES
 from vhdfix.disk import ReadOnlyStream, open_disk
+from vhdfix.errors import VhdfixError
 from vhdfix.partitions import read_partition_table
 
 SAMPLE = FIXTURES / "provisioning-agent.vhd"
@@ -51,3 +53,19 @@ def record_number(volume: bytes | bytearray, path: str) -> int:
 def sample_hive(name: str) -> bytes:
     fs = NTFS(io.BytesIO(bytes(windows_volume())))
     return fs.mft.get(f"{CONFIG}\\{name}").open().read()
+
+
+def read_through(path: Path, chunk: int) -> None:
+    """Open ``path`` and read its whole virtual disk, ``chunk`` bytes at a time. A VhdfixError (a refusal) is a
+    fine end; any other exception escapes and fails the calling test."""
+    try:
+        disk = open_disk(path)
+    except VhdfixError:
+        return
+    try:
+        for offset in range(0, disk.virtual_size, chunk):
+            disk.read(offset, chunk)
+    except VhdfixError:
+        pass
+    finally:
+        disk.close()
