@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from fixtures.disk_tools import ntfs_mounted
 from tests.conftest import require_tool
 from vhdfix.writer.context import open_context
 
@@ -28,26 +27,11 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 @contextlib.contextmanager
 def ntfs3g(image: Path, read_only: bool = True) -> Iterator[Path]:
-    """``image`` (a raw NTFS volume) mounted with ntfs-3g; waits for the driver to exit after unmounting."""
-    binary = require_tool("ntfs-3g")
-    mountpoint = Path(tempfile.mkdtemp(prefix="vhdfix-oracle-"))
-    options = "no_detach" + (",ro" if read_only else "")
-    proc = subprocess.Popen([binary, "-o", options, str(image), str(mountpoint)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not os.path.ismount(mountpoint):
-            if proc.poll() is not None:
-                raise RuntimeError(f"ntfs-3g could not mount {image}: {proc.stderr.read() if proc.stderr else ''}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"ntfs-3g did not mount {image}")
-            time.sleep(0.02)
+    """``image`` (a raw NTFS volume) mounted with ntfs-3g, as the fixture builder mounts it; read-write only to
+    make a reference (an ntfs-3g ``rm`` to compare with), never to verify."""
+    require_tool("ntfs-3g")
+    with ntfs_mounted(image, read_only=read_only) as mountpoint:
         yield mountpoint
-    finally:
-        if os.path.ismount(mountpoint):
-            subprocess.run(["umount", str(mountpoint)], check=False)
-        proc.wait(timeout=60)
-        mountpoint.rmdir()
 
 
 def windows_volume(disk: Path, folder: Path, name: str) -> Path:
