@@ -2,8 +2,8 @@
 
 Disk targets run the whole of ``inspect`` on the mutated image, as a repair
 job would. The ``hive`` target runs the registry layer alone on real hives and
-their transaction logs (too large for the sample disks): recovery, the regipy
-adapter and every lookup ``inspect`` makes.
+their transaction logs (too large for the sample disks): recovery, the hive
+reader and every lookup ``inspect`` makes.
 """
 
 from __future__ import annotations
