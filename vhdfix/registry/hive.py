@@ -23,8 +23,8 @@ from regipy.registry import Cell, NKRecord
 
 from vhdfix.errors import HiveCorrupt, VhdfixError
 from vhdfix.registry.base_block import read_base_block
-from vhdfix.registry.cells import Cells, KeyValueCell, decode_name, fold_name
-from vhdfix.registry.key_paths import KeyPaths
+from vhdfix.registry.cells import Cells, KeyValueCell, decode_name
+from vhdfix.registry.key_paths import KeyPaths, value_named
 from vhdfix.registry.log_file import LogReport
 from vhdfix.registry.recovery import RecoveryResult, State, recover
 from vhdfix.registry.regf_format import (
@@ -193,11 +193,8 @@ class Hive:
         found = self._paths.find_key(path)
         if found is None:
             return None
-        wanted = fold_name(name)
-        for cell in self._value_cells(*found):
-            if fold_name(cell.name) == wanted:
-                return self._read(cell, found[1])
-        return None
+        cell = value_named(self._value_cells(*found), name)
+        return None if cell is None else self._read(cell, found[1])
 
     def _record(self, offset: int, key_path: str) -> NKRecord:
         """regipy's parse of the key node at ``offset``, checked against vhdfix's reading of the same cell."""

@@ -90,8 +90,7 @@ class KeyPaths:
 
     def find_value(self, key_offset: int, name: str, what: str) -> KeyValueCell | None:
         """The value ``name`` ("" for the default value) of the key at ``key_offset``, any case."""
-        wanted = fold_name(name)
-        return next((value for value in self.values(key_offset, what) if fold_name(value.name) == wanted), None)
+        return value_named(self.values(key_offset, what), name)
 
     def walk(self) -> Iterator[tuple[str, list[KeyValueCell]]]:
         """Every key (stored path) with its values, every cell read; raises HiveCorrupt on any bad cell."""
@@ -108,9 +107,15 @@ class KeyPaths:
                 raise self.cells.corrupt(f"{what}: the key security cell is not an sk cell")
             if node.class_name_offset != NO_CELL and node.class_name_length:
                 self.cells.cell(node.class_name_offset, f"{what}: class name")
-            values = self.values(offset, what)
+            values = self.cells.key_values(node.key_values_list_offset, node.number_of_key_values, what)
             for value in values:
                 self.cells.value_data(value, what)
             yield path, values
             for child in self.cells.subkeys(offset, node, what):
                 stack.append((child.offset, f"{path}\\{child.name}" if path else child.name))
+
+
+def value_named(values: list[KeyValueCell], name: str) -> KeyValueCell | None:
+    """The first of ``values`` called ``name``, any case (the first of duplicates, as in list order)."""
+    wanted = fold_name(name)
+    return next((value for value in values if fold_name(value.name) == wanted), None)
