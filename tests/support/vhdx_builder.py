@@ -125,20 +125,20 @@ def write_bat_entry(f: BinaryIO, layout: Layout, index: int, state: int, offset_
 
 def rewrite_header(f: BinaryIO, slot: int, edit: Callable[[bytearray], None]) -> None:
     """Apply ``edit`` to header ``slot`` (0 or 1) and store it with a fresh checksum."""
-    f.seek(HEADER_OFFSETS[slot])
-    raw = bytearray(f.read(4096))
-    edit(raw)
-    struct.pack_into("<I", raw, 4, crc_zeroed(bytes(raw), 4))
-    f.seek(HEADER_OFFSETS[slot])
-    f.write(raw)
+    _rewrite_checksummed(f, HEADER_OFFSETS[slot], 4096, edit)
 
 
 def rewrite_region_table(f: BinaryIO, slot: int, edit: Callable[[bytearray], None]) -> None:
-    f.seek(REGION_TABLE_OFFSETS[slot])
-    raw = bytearray(f.read(65536))
+    _rewrite_checksummed(f, REGION_TABLE_OFFSETS[slot], 65536, edit)
+
+
+def _rewrite_checksummed(f: BinaryIO, offset: int, size: int, edit: Callable[[bytearray], None]) -> None:
+    """MS-VHDX 2.2.2 / 2.2.3: a header or region table carries a CRC-32C of itself at offset 4."""
+    f.seek(offset)
+    raw = bytearray(f.read(size))
     edit(raw)
     struct.pack_into("<I", raw, 4, crc_zeroed(bytes(raw), 4))
-    f.seek(REGION_TABLE_OFFSETS[slot])
+    f.seek(offset)
     f.write(raw)
 
 
