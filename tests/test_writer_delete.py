@@ -27,7 +27,9 @@ from vhdfix.disk import open_disk
 from vhdfix.errors import OldBytesMismatch
 from vhdfix.inspection import inspect
 from vhdfix.plan import WritePlan
-from vhdfix.writer import apply_patches, context_of, open_context, plan_actions, verify_copy, verify_repair
+from vhdfix.verify import verify_structures
+from vhdfix.verify.structures import structures_check
+from vhdfix.writer import apply_patches, context_for, context_of, open_context, plan_actions
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PA = "OSStartUp-PROVISIONING_AGENT"
@@ -69,7 +71,7 @@ def test_resident_file_with_a_dos_name_in_an_index_root(volume: Path, tmp_path: 
     assert before.cluster_bitmap == after.cluster_bitmap
     changed = [i for i, (x, y) in enumerate(zip(before.mft_bitmap, after.mft_bitmap, strict=True)) if x != y]
     assert changed == [removed.record // 8]
-    report = verify_copy(copy, planned.expectations)
+    report = verify_structures(copy, planned.expectations)
     assert (report.removed_records, report.directories, report.index_entries) == (1, 1, 2)
     _only_patched_bytes_changed(volume, copy, planned)
     # Two patches: the directory's record and the file's record (MFT bitmap: a third).
@@ -87,7 +89,7 @@ def test_non_resident_file_frees_its_clusters(volume: Path, tmp_path: Path) -> N
     before, after = snapshot(volume, [], []), snapshot(copy, [], [])
     freed = sum(bin(x ^ y).count("1") for x, y in zip(before.cluster_bitmap, after.cluster_bitmap, strict=True))
     assert freed == clusters
-    assert verify_copy(copy, planned.expectations).freed_clusters == clusters
+    assert verify_structures(copy, planned.expectations).freed_clusters == clusters
     _only_patched_bytes_changed(volume, copy, planned)
 
 
@@ -101,14 +103,14 @@ def test_several_files_in_one_indx_leaf(volume: Path, tmp_path: Path) -> None:
     assert before.directory_records["big"] == after.directory_records["big"]  # the root is not touched
     indx = [p for p in planned.patches if "INDX block" in p.reason]
     assert len(indx) == 1 and all(name in indx[0].reason for name in gone)  # one block, written once
-    verify_copy(copy, planned.expectations)
+    verify_structures(copy, planned.expectations)
     _only_patched_bytes_changed(volume, copy, planned)
 
 
 def test_untouched_files_are_byte_identical(volume: Path, tmp_path: Path) -> None:
     paths = [CASES["resident_in_root"], CASES["resident_in_root_2"], CASES["non_resident"], *CASES["leaf_entries"]]
     copy, planned = _remove(volume, tmp_path, *paths)
-    verify_copy(copy, planned.expectations)
+    verify_structures(copy, planned.expectations)
     before, after = file_hashes(volume), file_hashes(copy)
     assert set(before) - set(after) == set(paths)
     assert len(after) == 190 and all(after[path] == before[path] for path in after)
@@ -165,11 +167,11 @@ def test_the_provisioning_agent_remedy_on_every_container_format(name: str, tmp_
     with open_context(source) as context:
         planned = plan_actions(context, article.remedy)
     assert apply_patches(copy, planned.patches, original=source) == sum(len(p.new) for p in planned.patches)
-    report = verify_copy(copy, planned.expectations)
+    report = verify_structures(copy, planned.expectations)
     assert (report.removed_records, report.hives) == (5, 1)
     with open_context(copy) as context:
         for step in article.remedy:
-            for path in step.action.get("paths", []):
+            for path in step.action.removed_files:
                 assert context.ntfs.stat(path) is None
         system = context.hive("SYSTEM").hive
         assert system.state == "clean"
@@ -194,10 +196,7 @@ def test_the_repair_command_seams(tmp_path: Path) -> None:
     apply_patches(good, planned.patches)
     apply_patches(partial, [p for p in planned.patches if "INDX block" not in p.reason])
     for path, passed in ((good, True), (partial, False)):
-        copy = open_disk(path)
-        try:
-            check = verify_repair(copy, copy, planned)
+        with context_for(open_disk(path)) as copy:
+            check = structures_check(copy, planned)
             assert check.passed is passed, check.detail
-            assert verify_repair(copy, copy, WritePlan(planned.steps)).passed is None
-        finally:
-            copy.close()
+            assert structures_check(copy, WritePlan(planned.steps)).passed is None

@@ -41,7 +41,8 @@ from vhdfix.diagnosis import load_catalog
 from vhdfix.errors import HiveTransactionsPending
 from vhdfix.registry import recover
 from vhdfix.registry.key_paths import KeyPaths
-from vhdfix.writer import apply_patches, open_context, plan_actions, verify_copy
+from vhdfix.verify import verify_structures
+from vhdfix.writer import apply_patches, open_context, plan_actions
 
 pytestmark = pytest.mark.oracle
 
@@ -54,7 +55,7 @@ def _vhdfix_delete(volume: Path, copy: Path, paths: list[str]) -> object:
     with open_context(volume) as context:
         planned = plan_actions(context, [delete_step("remove", *paths)])
     apply_patches(copy, planned.patches, original=volume)
-    verify_copy(copy, planned.expectations)
+    verify_structures(copy, planned.expectations)
     return planned
 
 
@@ -102,7 +103,7 @@ def test_the_provisioning_agent_files_match_ntfs3g(tmp_path: Path) -> None:
     """On the Azure sample disk: DOS pairs in an INDX leaf (OEM) and in an index root (Setup\\Scripts)."""
     volume = windows_volume(FIXTURES / "provisioning-agent.vhd", tmp_path, "pa")
     article = next(a for a in load_catalog() if a.id == "OSStartUp-PROVISIONING_AGENT")
-    paths = [path for step in article.remedy for path in step.action.get("paths", [])]
+    paths = [path for step in article.remedy for path in step.action.removed_files]
     _compare_with_ntfs3g(volume, tmp_path, paths)
 
 
@@ -119,7 +120,7 @@ def test_edited_images_pass_the_independent_checks(name: str, tmp_path: Path) ->
     with open_context(source) as context:
         planned = plan_actions(context, [*article.remedy, extra])
     apply_patches(copy, planned.patches, original=source)
-    verify_copy(copy, planned.expectations)
+    verify_structures(copy, planned.expectations)
     if source.suffix == ".vhdx":
         check = run(require_tool("qemu-img"), "check", "-f", "vhdx", copy)
         assert check.returncode == 0, check.stdout + check.stderr
@@ -134,7 +135,7 @@ def test_edited_images_pass_the_independent_checks(name: str, tmp_path: Path) ->
         edited = stat_walk(root)
         system = hivex_export(root / "Windows/System32/config/SYSTEM", "\\Setup")
         software = hivex_export(root / "Windows/System32/config/SOFTWARE", "\\" + IMAGE_STATE_KEY)
-    removed = {path.replace("\\", "/") for step in article.remedy for path in step.action.get("paths", [])}
+    removed = {path.replace("\\", "/") for step in article.remedy for path in step.action.removed_files}
     hives = {"Windows/System32/config/SYSTEM", "Windows/System32/config/SOFTWARE"}
     assert set(original) - set(edited) == removed
     assert set(edited) == set(original) - removed
@@ -197,7 +198,7 @@ def test_the_real_dirty_system_b_hive(realdata: Path, tmp_path: Path) -> None:
         planned = plan_actions(context, [step], allow_ktm_locked_hives=True)
     assert KeyPaths.strict("primary", files["SYSTEM"]).find_key("ControlSet001\\Services\\ad_driver") is None
     apply_patches(copy, planned.patches, original=volume)
-    report = verify_copy(copy, planned.expectations)
+    report = verify_structures(copy, planned.expectations)
     assert report.hive_values == 78901
     with ntfs3g(copy) as root:
         config = root / "Windows" / "System32" / "config"

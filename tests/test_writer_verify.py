@@ -8,7 +8,8 @@ import pytest
 
 from tests.support.writer_support import CASES, copy_of, delete_step, dword, set_step, unpack, writer_cases
 from vhdfix.errors import VerificationFailed
-from vhdfix.writer import apply_patches, open_context, plan_actions, verify_copy
+from vhdfix.verify import verify_structures
+from vhdfix.writer import apply_patches, open_context, plan_actions
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -43,7 +44,7 @@ def test_a_missing_part_of_the_delete_is_reported(planned_volume: tuple[Path, ob
     volume, planned = planned_volume
     copy = _partial(volume, planned, tmp_path, skip)
     with pytest.raises(VerificationFailed, match=problem.replace("$", r"\$")) as failed:
-        verify_copy(copy, planned.expectations)  # type: ignore[attr-defined]
+        verify_structures(copy, planned.expectations)  # type: ignore[attr-defined]
     assert failed.value.code == "verification-failed" and "discard it" in failed.value.message
 
 
@@ -51,14 +52,14 @@ def test_a_torn_written_block_is_reported(planned_volume: tuple[Path, object], t
     volume, planned = planned_volume
     copy = copy_of(volume, tmp_path, "torn.raw")
     apply_patches(copy, planned.patches)  # type: ignore[attr-defined]
-    verify_copy(copy, planned.expectations)  # type: ignore[attr-defined]
+    verify_structures(copy, planned.expectations)  # type: ignore[attr-defined]
     label, ranges = planned.expectations.written_blocks[0]  # type: ignore[attr-defined]
     at, _ = ranges[0]
     with copy.open("r+b") as handle:
         handle.seek(at + 510)
         handle.write(b"\xee\xee")
     with pytest.raises(VerificationFailed, match=f"{label}: torn write"):
-        verify_copy(copy, planned.expectations)  # type: ignore[attr-defined]
+        verify_structures(copy, planned.expectations)  # type: ignore[attr-defined]
 
 
 def test_an_uncommitted_hive_is_reported(tmp_path: Path) -> None:
@@ -68,8 +69,8 @@ def test_an_uncommitted_hive_is_reported(tmp_path: Path) -> None:
     copy = copy_of(source, tmp_path, "copy.vhd")
     apply_patches(copy, [p for p in planned.patches if "commit" not in p.reason])
     with pytest.raises(VerificationFailed, match="sequence 812, planned 813"):
-        verify_copy(copy, planned.expectations)
+        verify_structures(copy, planned.expectations)
     other = copy_of(source, tmp_path, "other.vhd")
     apply_patches(other, [p for p in planned.patches if "SetupType" not in p.reason])
     with pytest.raises(VerificationFailed, match="SetupType: the cell walk does not read the new data"):
-        verify_copy(other, planned.expectations)
+        verify_structures(other, planned.expectations)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
-
-# repair is bound here, after __version__ (the package's modules import it): importing the module of the same
-# name would otherwise leave ``vhdfix.repair`` pointing at the module. vhdfix.repair imports its readers lazily.
+# repair is bound here: importing the module of the same name would otherwise leave ``vhdfix.repair`` pointing at
+# the module. vhdfix.repair imports its readers lazily.
 from vhdfix.repair import repair
+from vhdfix.version import __version__
 
 if TYPE_CHECKING:
     from vhdfix.inspection import inspect

@@ -10,7 +10,6 @@ from types import FrameType
 
 import click
 
-from vhdfix import __version__
 from vhdfix.budget import DEFAULT_TIME_BUDGET
 from vhdfix.copy import TARGET_FORMATS, JsonProgress, ProgressCallback, TerminalProgress
 from vhdfix.diagnosis import RemedyStep, load_catalog
@@ -18,6 +17,7 @@ from vhdfix.inspection import inspect
 from vhdfix.repair import render_text, repair, step_flag
 from vhdfix.report.inspection_text import render_inspection
 from vhdfix.report.style import Style, use_color
+from vhdfix.version import __version__
 
 EXIT_USAGE = 2
 
@@ -87,7 +87,7 @@ def _extended_steps() -> dict[str, RemedyStep]:
     steps: dict[str, RemedyStep] = {}
     for article in load_catalog():
         for step in article.remedy:
-            if not step.documented and step.action.get("type") != "manual":
+            if step.extended:
                 steps.setdefault(step.id, step)
     return steps
 

@@ -1,11 +1,38 @@
 """The one error hierarchy of vhdfix.
 
 Every failure a user can meet is a :class:`VhdfixError` with a stable string
-``code`` and a one-line message. Raw library exceptions never leave vhdfix:
-the layer that calls a library translates them into one of these.
+``code`` and a one-line message. Raw library and OS exceptions never leave
+vhdfix: the code that calls a library wraps the call in
+:func:`foreign_errors`, which turns whatever the library raises into one of
+these.
+
+The tree (``code`` in brackets)::
+
+    VhdfixError [error]
+    ├── InputError [input-error]: the disk, or something read from it, is missing, damaged or unsupported
+    │   ├── the file and its container: InputNotFound, InputUnreadable, NotADiskImage, UnsupportedFormat,
+    │   │   Truncated, BadChecksum, CorruptContainer, ParentMissing, ParentMismatch, ParentLoop,
+    │   │   VhdxLogPending, VhdxLogInvalid
+    │   ├── partitions and volumes: NoPartitionTable, CorruptPartitionTable, EncryptedVolume,
+    │   │   NoWindowsVolume, CorruptVolume
+    │   └── the registry: HiveCorrupt, HiveLogInvalid, HiveMissing
+    ├── TimeBudgetExceeded [time-budget-exceeded]: the disk took too long; it ends the whole disk, so code that
+    │   turns a damaged file into a warning (which catches InputError) never swallows it
+    ├── ArticleInvalid [article-invalid]: a file in articles/ does not follow the schema
+    ├── InternalError [internal-error]: a defect in vhdfix, reported with the same contract
+    ├── RefusedUnsafe [refused-unsafe]: the writer will not make a change (``repair`` exit 4); one subclass
+    │   per gate, from VhdxLogPresent to VerificationFailed
+    ├── RepairUsageError [repair-usage]: the request cannot be carried out as given (exit 2): OutputExists,
+    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy
+    └── OutputError [output-error]: the output could not be written (exit 5): OutputFull
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+MESSAGE_LIMIT = 300  # characters of a foreign exception's text kept in our message
 
 
 class VhdfixError(Exception):
@@ -21,97 +48,138 @@ class VhdfixError(Exception):
         return {"code": self.code, "message": self.message}
 
 
-# --- input file -------------------------------------------------------------
+@contextmanager
+def foreign_errors(error: type[VhdfixError], what: str,
+                   foreign: type[BaseException] | tuple[type[BaseException], ...] = Exception) -> Iterator[None]:
+    """Turn every ``foreign`` exception raised in the block (a library's, the OS's, Python's) into ``error``.
+
+    Our own errors pass through unchanged. The message is ``what``, then the cause: an OS error's text, "structure
+    nests too deeply" for a RecursionError, else the exception's type and text. dissect and regipy raise anything
+    from ``struct.error`` and ``EOFError`` to their own classes on damaged input, so the default is every
+    ``Exception``.
+    """
+    try:
+        yield
+    except VhdfixError:
+        raise
+    except foreign as exc:
+        if isinstance(exc, RecursionError):
+            cause = "structure nests too deeply"
+        elif isinstance(exc, OSError) and exc.strerror:
+            cause = exc.strerror
+        else:
+            cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise error(f"{what}: {cause}"[:MESSAGE_LIMIT]) from None
 
 
-class InputNotFound(VhdfixError):
+# --- the input disk ---------------------------------------------------------------
+
+
+class InputError(VhdfixError):
+    """The disk, or something read from it, is missing, damaged or unsupported."""
+
+    code = "input-error"
+
+
+class InputNotFound(InputError):
     code = "input-not-found"
 
 
-class InputUnreadable(VhdfixError):
+class InputUnreadable(InputError):
     code = "input-unreadable"
 
 
-class NotADiskImage(VhdfixError):
+class NotADiskImage(InputError):
     code = "not-a-disk-image"
 
 
-class UnsupportedFormat(VhdfixError):
+class UnsupportedFormat(InputError):
     code = "unsupported-format"
 
 
-class Truncated(VhdfixError):
+class Truncated(InputError):
     code = "truncated"
 
 
-class BadChecksum(VhdfixError):
+class BadChecksum(InputError):
     code = "bad-checksum"
 
 
-class CorruptContainer(VhdfixError):
+class CorruptContainer(InputError):
     """A container structure is inconsistent (bounds, sizes, overlapping tables)."""
 
     code = "corrupt-container"
 
 
-class ParentMissing(VhdfixError):
+class ParentMissing(InputError):
     code = "parent-missing"
 
 
-class ParentMismatch(VhdfixError):
+class ParentMismatch(InputError):
     code = "parent-mismatch"
 
 
-class ParentLoop(VhdfixError):
+class ParentLoop(InputError):
     code = "parent-loop"
 
 
-class VhdxLogPending(VhdfixError):
+class VhdxLogPending(InputError):
     """A VHDX log holds updates that could not be replayed in memory."""
 
     code = "vhdx-log-pending"
 
 
-class VhdxLogInvalid(VhdfixError):
+class VhdxLogInvalid(InputError):
     code = "vhdx-log-invalid"
 
 
 # --- partitions and volumes ----------------------------------------------------
 
 
-class NoPartitionTable(VhdfixError):
+class NoPartitionTable(InputError):
     code = "no-partition-table"
 
 
-class CorruptPartitionTable(VhdfixError):
+class CorruptPartitionTable(InputError):
     code = "corrupt-partition-table"
 
 
-class EncryptedVolume(VhdfixError):
+class EncryptedVolume(InputError):
     code = "encrypted-volume"
 
 
-class NoWindowsVolume(VhdfixError):
+class NoWindowsVolume(InputError):
     code = "no-windows-volume"
 
 
-class CorruptVolume(VhdfixError):
+class CorruptVolume(InputError):
     code = "corrupt-volume"
 
 
 # --- registry ---------------------------------------------------------------------
 
 
-class HiveCorrupt(VhdfixError):
+class HiveCorrupt(InputError):
     code = "hive-corrupt"
 
 
-class HiveLogInvalid(VhdfixError):
+class HiveLogInvalid(InputError):
     code = "hive-log-invalid"
 
 
-class HiveMissing(VhdfixError):
+class HiveMissing(InputError):
     code = "hive-missing"
+
+
+# --- hostile input -----------------------------------------------------------------------------------------------
+
+
+class TimeBudgetExceeded(VhdfixError):
+    """Inspecting one disk took longer than its time budget (a crafted or badly damaged structure).
+
+    Not an :class:`InputError`: it ends the whole disk, wherever it is raised."""
+
+    code = "time-budget-exceeded"
 
 
 # --- articles ----------------------------------------------------------------------
@@ -320,12 +388,3 @@ class OutputError(VhdfixError):
 
 class OutputFull(OutputError):
     code = "output-full"
-
-
-# --- hostile input -----------------------------------------------------------------------------------------------
-
-
-class TimeBudgetExceeded(VhdfixError):
-    """Inspecting one disk took longer than its time budget (a crafted or badly damaged structure)."""
-
-    code = "time-budget-exceeded"

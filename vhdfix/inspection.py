@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
 from vhdfix.diagnosis import Article, Diagnosis, diagnose, load_catalog
 from vhdfix.disk import Container, open_disk
-from vhdfix.errors import InternalError, VhdfixError
+from vhdfix.errors import InternalError, VhdfixError, foreign_errors
 from vhdfix.evidence import EvidenceSet, collect_evidence
 from vhdfix.partitions import PartitionTable, read_partition_table
 from vhdfix.windows import VolumeSurvey, WindowsVolume, find_windows_volume
@@ -112,7 +112,9 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
     result = Inspection(str(path))
     try:
         catalog = catalog if catalog is not None else load_catalog()
-        with time_budget(budget_seconds, f"inspecting {os.fspath(path)}"):
+        # a defect in vhdfix must still honour the JSON/exit-code contract
+        with foreign_errors(InternalError, f"{path}: unexpected error"), \
+                time_budget(budget_seconds, f"inspecting {os.fspath(path)}"):
             result.disk = open_disk(path, parents, follow_parent_paths)
             result.table = read_partition_table(result.disk)
             result.windows, result.surveys = find_windows_volume(result.disk, result.table)
@@ -122,10 +124,6 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
             result.diagnosis = diagnose(catalog, result.evidence)
     except VhdfixError as exc:
         result.error = exc
-    except RecursionError:
-        result.error = InternalError(f"{path}: structure nests too deeply")
-    except Exception as exc:  # a defect in vhdfix must still honour the JSON/exit-code contract
-        result.error = InternalError(f"{path}: unexpected {type(exc).__name__}: {exc}"[:300])
     finally:
         if not keep_open or result.error is not None or result.diagnosis is None:  # None: interrupted
             result.close()

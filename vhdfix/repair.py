@@ -32,16 +32,16 @@ from vhdfix.errors import (
     StepNotInRemedy,
     VerificationFailed,
     VhdfixError,
+    foreign_errors,
 )
 from vhdfix.plan import WritePlan
 
 if TYPE_CHECKING:
     from vhdfix.copy import CopyResult, ProgressCallback
     from vhdfix.diagnosis import Article, RemedyStep
-    from vhdfix.disk import Container
     from vhdfix.inspection import Inspection
-    from vhdfix.ntfs import NtfsVolume
     from vhdfix.report.style import Style
+    from vhdfix.verify import Check
     from vhdfix.writer import WriteContext
 
 SCHEMA = "vhdfix.repair/1"
@@ -51,29 +51,12 @@ EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
 EXIT_REFUSED = 4
 EXIT_OUTPUT = 5
-HIVE_DIRECTORY = "Windows\\System32\\config"
 
 
-@dataclass
-class Check:
-    """One verification of the written copy. ``passed`` is None when the check could not be run."""
-
-    name: str
-    passed: bool | None
-    detail: str
-    data: dict[str, object] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail, **self.data}
-
-
-# The two seams to the surgical writer (vhdfix.writer): a planner turns remedy steps into byte patches on the
-# input's virtual disk; a verifier re-reads the written copy and checks the writer's invariants. repair() takes
-# either as a parameter and uses the writer's by default.
-# The planner gets what the inspection read (the open input, its Windows volume and hives), so nothing is read
-# twice.
+# The seam to the surgical writer (vhdfix.writer): a planner turns remedy steps into byte patches on the input's
+# virtual disk, planning on what the inspection read (the open input, its Windows volume and hives), so nothing is
+# read twice. repair() takes another planner as a parameter (tests use it to check what is, or is not, planned).
 Planner = Callable[["WriteContext", Sequence["RemedyStep"]], WritePlan]
-Verifier = Callable[["Container", "Container", WritePlan], Check]
 
 
 def writer_planner(context: WriteContext, steps: Sequence[RemedyStep]) -> WritePlan:
@@ -81,13 +64,6 @@ def writer_planner(context: WriteContext, steps: Sequence[RemedyStep]) -> WriteP
     from vhdfix.writer import plan_actions
 
     return plan_actions(context, steps)
-
-
-def writer_verifier(original: Container, repaired: Container, plan: WritePlan) -> Check:
-    """The surgical writer's own checks of ``repaired``, reopened from scratch."""
-    from vhdfix.writer import verify_repair
-
-    return verify_repair(original, repaired, plan)
 
 
 @dataclass
@@ -104,7 +80,7 @@ def step_flag(step_id: str) -> str:
 
 
 def choose_steps(article: Article, extended: Collection[str]) -> StepChoice:
-    known = {step.id for step in article.remedy if not step.documented and step.action.get("type") != "manual"}
+    known = {step.id for step in article.remedy if step.extended}
     unknown = sorted(set(extended) - known)
     if unknown:
         offered = ", ".join(step_flag(step) for step in sorted(known)) or "none"
@@ -112,26 +88,13 @@ def choose_steps(article: Article, extended: Collection[str]) -> StepChoice:
                               f"{article.id} (its extended steps: {offered})")
     choice = StepChoice()
     for step in article.remedy:
-        if step.action.get("type") == "manual":
+        if not step.writes_disk:
             choice.manual.append(step)
         elif step.documented or step.id in extended:
             choice.apply.append(step)
         else:
             choice.not_requested.append(step)
     return choice
-
-
-def touched_files(steps: Sequence[RemedyStep]) -> tuple[list[str], list[str]]:
-    """(files the steps remove, files whose content they change) on the Windows volume."""
-    removed: list[str] = []
-    changed: list[str] = []
-    for step in steps:
-        action = step.action
-        if action.get("type") == "delete-files":
-            removed += action["paths"]
-        elif action.get("type") == "set-values":
-            changed += [f"{HIVE_DIRECTORY}\\{value['hive']}" for value in action["values"]]
-    return removed, list(dict.fromkeys(changed))
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -251,102 +214,27 @@ class RepairResult:
         return result
 
 
-def _diagnosis_check(before: Inspection, after: Inspection, steps: Sequence[RemedyStep]) -> Check:
-    """The repaired article no longer matches at all.
-
-    When only extended steps were written, the article may still match: its rules read evidence that those
-    not-documented workarounds do not change, so the re-diagnosis is reported but does not fail the repair.
-    """
-    article = before.article
-    best = before.diagnosis.best if before.diagnosis is not None else None
-    if article is None or best is None:
-        return Check("diagnosis", None, "no article was repaired")
-    if after.error is not None:
-        return Check("diagnosis", False, f"the copy could not be inspected: [{after.error.code}] "
-                                         f"{after.error.message}")
-    matches = after.diagnosis.matches if after.diagnosis is not None else []
-    remaining = next((match for match in matches if match.article.id == article.id), None)
-    after_best = after.article.id if after.article is not None else None
-    data: dict[str, object] = {"article": article.id, "before": best.confidence,
-                               "after": remaining.confidence if remaining else None, "best_after": after_best,
-                               "state_after": after.diagnosis.state if after.diagnosis is not None else "unknown"}
-    if remaining is None:
-        return Check("diagnosis", True, f"{article.id} no longer matches", data)
-    if not any(step.documented for step in steps):
-        return Check("diagnosis", None, f"{article.id} still matches with {remaining.confidence} confidence (only "
-                                        "steps not documented by Microsoft were written; vhdfix does not count on "
-                                        "them to clear this diagnosis)", data)
-    return Check("diagnosis", False, f"{article.id} still matches with {remaining.confidence} confidence: "
-                                     f"{'; '.join(remaining.reasons)}", data)
-
-
-def _files_check(original: NtfsVolume, repaired: Container, steps: Sequence[RemedyStep]) -> Check:
-    from vhdfix.copy.verify import compare_trees
-    from vhdfix.partitions import read_partition_table
-    from vhdfix.windows import find_windows_volume
-
-    removed, changed = touched_files(steps)
-    after, _ = find_windows_volume(repaired, read_partition_table(repaired))
-    comparison = compare_trees(original, after.ntfs, removed, changed)
-    detail = (f"{comparison.files} untouched files identical ({comparison.bytes_hashed} bytes hashed), "
-              f"{len(comparison.removed)} removed, {len(comparison.changed)} changed as planned")
-    if not comparison.passed:
-        detail = f"{len(comparison.problems)} difference(s): {'; '.join(comparison.problems[:3])}"
-    return Check("untouched-files", comparison.passed, detail, comparison.to_json())
-
-
-def verify_copy(path: Path, source: Container, before: Inspection, plan: WritePlan, steps: Sequence[RemedyStep],
-                verifier: Verifier) -> list[Check]:
-    """Every check of the written (not yet renamed) copy at ``path``, each through a fresh reader; the input
-    is compared as ``before`` read it."""
-    from vhdfix.disk import open_disk
-    from vhdfix.inspection import inspect
-
-    assert before.windows is not None, "a repair plans only on a successful inspection"
-    original = before.windows.ntfs
-    try:
-        copy = open_disk(path)
-    except VhdfixError as exc:
-        return [Check("reopen", False, f"the copy does not open: [{exc.code}] {exc.message}")]
-    try:
-        checks = [Check("reopen", True, f"opens as {copy.info.format.upper()} {copy.info.variant}, "
-                                        f"{copy.virtual_size} bytes",
-                        {"format": copy.info.format, "variant": copy.info.variant}),
-                  _diagnosis_check(before, inspect(path), steps)]
-        for name, run in (("untouched-files", lambda: _files_check(original, copy, steps)),
-                          ("writer", lambda: verifier(source, copy, plan))):
-            try:
-                checks.append(run())
-            except VhdfixError as exc:
-                checks.append(Check(name, False, f"[{exc.code}] {exc.message}"))
-    finally:
-        copy.close()
-    return checks
-
-
 def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, format: str = "same",
            parents: Sequence[str | os.PathLike[str]] = (), follow_parent_paths: bool = False,
            extended: Collection[str] = (), dry_run: bool = False, force: bool = False,
            progress: ProgressCallback | None = None, planner: Planner = writer_planner,
-           verifier: Verifier = writer_verifier, catalog: list[Article] | None = None) -> RepairResult:
+           catalog: list[Article] | None = None) -> RepairResult:
     """Repair ``disk`` into ``output``. Never raises for a bad disk or a refusal: see ``exit_code`` and
     ``error``. Ctrl-C (KeyboardInterrupt) propagates, after the partial copy is removed."""
     result = RepairResult(str(disk), str(output), format, dry_run)
     try:
-        _repair(result, Path(disk), Path(output), [Path(p) for p in parents], follow_parent_paths, extended, force,
-                progress, planner, verifier, catalog)
+        # a defect in vhdfix must still honour the JSON/exit-code contract
+        with foreign_errors(InternalError, f"{disk}: unexpected error"):
+            _repair(result, Path(disk), Path(output), [Path(p) for p in parents], follow_parent_paths, extended,
+                    force, progress, planner, catalog)
     except VhdfixError as exc:
         result.fail(exc)
-    except RecursionError:
-        result.fail(InternalError(f"{disk}: structure nests too deeply"))
-    except Exception as exc:  # a defect in vhdfix must still honour the JSON/exit-code contract
-        result.fail(InternalError(f"{disk}: unexpected {type(exc).__name__}: {exc}"[:300]))
     return result
 
 
 def _repair(result: RepairResult, disk: Path, output: Path, parents: list[Path], follow_parent_paths: bool,
             extended: Collection[str], force: bool, progress: ProgressCallback | None, planner: Planner,
-            verifier: Verifier, catalog: list[Article] | None) -> None:
+            catalog: list[Article] | None) -> None:
     from vhdfix.inspection import inspect
 
     check_output_path(disk, output, parents, force)
@@ -354,14 +242,15 @@ def _repair(result: RepairResult, disk: Path, output: Path, parents: list[Path],
     with result.inspection:
         if result.inspection.error is not None:
             raise result.inspection.error
-        _repair_inspected(result, result.inspection, output, extended, force, progress, planner, verifier)
+        _repair_inspected(result, result.inspection, output, extended, force, progress, planner)
 
 
 def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path, extended: Collection[str],
-                      force: bool, progress: ProgressCallback | None, planner: Planner, verifier: Verifier) -> None:
+                      force: bool, progress: ProgressCallback | None, planner: Planner) -> None:
     """Plan on what ``inspection`` read (its disk is open), copy, and verify."""
     from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
     from vhdfix.copy import copy_disk, refuse_overwriting_input, resolve_target
+    from vhdfix.verify import verify_output
     from vhdfix.writer import context_of
 
     article = inspection.article
@@ -373,7 +262,7 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
     result.steps = choose_steps(article, extended)
     steps = result.steps.apply
     if not steps:
-        documented = [step for step in article.remedy if step.documented and step.action.get("type") != "manual"]
+        documented = [step for step in article.remedy if step.documented and step.writes_disk]
         reason = "Microsoft documents no disk fix for it" if not documented else "no step changes the disk"
         offered = [step_flag(step.id) for step in result.steps.not_requested]
         hint = f"; not documented by Microsoft, on request: {', '.join(offered)}" if offered else ""
@@ -397,7 +286,7 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
         return
 
     def check(path: Path) -> None:
-        result.checks = verify_copy(path, source, inspection, plan, steps, verifier)
+        result.checks = verify_output(path, inspection, plan, steps)
         failed = [check for check in result.checks if check.passed is False]
         if failed:
             raise VerificationFailed("the copy failed verification, so it was removed: " +

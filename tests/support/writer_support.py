@@ -18,6 +18,8 @@ from typing import Any
 
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
 
+from vhdfix.diagnosis.actions import parse_action
+from vhdfix.diagnosis.catalog import RemedyStep
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.ntfs.extents import Extents, runs_from_pairs
 from vhdfix.ntfs.fixup import apply_fixup
@@ -32,23 +34,17 @@ WRITER_MANIFEST = json.loads((WRITER_FIXTURES / "MANIFEST.json").read_text())
 CASES: dict[str, Any] = WRITER_MANIFEST["cases"]
 
 
-@dataclass(frozen=True)
-class Step:
-    """A remedy step as the planner takes it (the shape of ``vhdfix.diagnosis.catalog.RemedyStep``)."""
-
-    id: str
-    action: dict[str, Any]
-    text: str = "test step"
-    documented: bool = True
-    source: str = "tests"
+def step(step_id: str, action: dict[str, Any]) -> RemedyStep:
+    """A documented remedy step, its action parsed as the catalogue parses an article's."""
+    return RemedyStep(step_id, "test step", True, "tests", parse_action(action, step_id))
 
 
-def delete_step(step_id: str, *paths: str) -> Step:
-    return Step(step_id, {"type": "delete-files", "paths": list(paths)})
+def delete_step(step_id: str, *paths: str) -> RemedyStep:
+    return step(step_id, {"type": "delete-files", "paths": list(paths)})
 
 
-def set_step(step_id: str, *values: dict[str, Any]) -> Step:
-    return Step(step_id, {"type": "set-values", "values": list(values)})
+def set_step(step_id: str, *values: dict[str, Any]) -> RemedyStep:
+    return step(step_id, {"type": "set-values", "values": list(values)})
 
 
 def dword(hive: str, key: str, name: str, value: int) -> dict[str, Any]:

@@ -25,7 +25,6 @@ import sys
 import uuid
 from array import array
 
-from vhdfix import __version__
 from vhdfix.copy.output import OutputFile
 from vhdfix.copy.writer import ImageWriter, split_at_blocks
 from vhdfix.disk.crc32c import checksum_with_field_zeroed
@@ -60,6 +59,7 @@ from vhdfix.disk.vhdx_format import (
     MiB,
     c_vhdx,
 )
+from vhdfix.version import __version__
 
 HEADER_VERSION = 1  # §2.2.2: Version MUST be 1
 LOG_OFFSET = 1 * MiB

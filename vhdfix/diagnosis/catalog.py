@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vhdfix.diagnosis.actions import Action, parse_action
 from vhdfix.diagnosis.conditions import validate
 from vhdfix.errors import ArticleInvalid
 
@@ -18,8 +19,6 @@ else:  # pragma: no cover - Python 3.10
 
 CONFIDENCES = ("high", "medium", "low")
 KINDS = ("article", "state")
-ACTION_TYPES = ("manual", "delete-files", "set-values")
-VALUE_TYPES = ("REG_DWORD", "REG_SZ")
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,20 @@ class RemedyStep:
     text: str
     documented: bool
     source: str
-    action: dict[str, Any]
+    action: Action
+
+    @property
+    def writes_disk(self) -> bool:
+        return self.action.writes_disk
+
+    @property
+    def extended(self) -> bool:
+        """A disk step that Microsoft does not document: written only when asked for by name."""
+        return self.writes_disk and not self.documented
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "text": self.text, "documented": self.documented, "source": self.source,
-                "action": self.action}
+                "action": self.action.to_json()}
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,12 @@ def _required(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return data[key]
 
 
+def _table(data: object, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ArticleInvalid(f"{where}: must be a table")
+    return data
+
+
 def _rule(data: dict[str, Any], where: str) -> MatchRule:
     confidence = _required(data, "confidence", str, where)
     if confidence not in CONFIDENCES:
@@ -81,24 +95,9 @@ def _rule(data: dict[str, Any], where: str) -> MatchRule:
 
 
 def _remedy(data: dict[str, Any], where: str) -> RemedyStep:
-    action = _required(data, "action", dict, where)
-    if action.get("type") not in ACTION_TYPES:
-        raise ArticleInvalid(f"{where}: action type must be one of {', '.join(ACTION_TYPES)}")
-    if action["type"] == "delete-files":
-        paths = action.get("paths")
-        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
-            raise ArticleInvalid(f"{where}: a delete-files action needs a non-empty list of 'paths'")
-    if action["type"] == "set-values":
-        values = action.get("values")
-        if not isinstance(values, list) or not values:
-            raise ArticleInvalid(f"{where}: a set-values action needs a non-empty list of 'values'")
-        for value in values:
-            if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("hive", "key", "name")) \
-                    or value.get("value_type") not in VALUE_TYPES or "value" not in value:
-                raise ArticleInvalid(f"{where}: each value needs 'hive', 'key', 'name', 'value' and a "
-                                     f"'value_type' of {', '.join(VALUE_TYPES)}")
     return RemedyStep(_required(data, "id", str, where), _required(data, "text", str, where),
-                      _required(data, "documented", bool, where), _required(data, "source", str, where), action)
+                      _required(data, "documented", bool, where), _required(data, "source", str, where),
+                      parse_action(data.get("action"), where))
 
 
 def parse_article(text: str, where: str) -> Article:
@@ -109,8 +108,10 @@ def parse_article(text: str, where: str) -> Article:
     kind = _required(data, "kind", str, where)
     if kind not in KINDS:
         raise ArticleInvalid(f"{where}: kind must be one of {', '.join(KINDS)}")
-    rules = tuple(_rule(rule, f"{where} match[{i}]") for i, rule in enumerate(_required(data, "match", list, where)))
-    remedy = tuple(_remedy(step, f"{where} remedy[{i}]") for i, step in enumerate(data.get("remedy", [])))
+    rules = tuple(_rule(_table(rule, f"{where} match[{i}]"), f"{where} match[{i}]")
+                  for i, rule in enumerate(_required(data, "match", list, where)))
+    remedy = tuple(_remedy(_table(step, f"{where} remedy[{i}]"), f"{where} remedy[{i}]")
+                   for i, step in enumerate(data.get("remedy", [])))
     return Article(
         id=_required(data, "id", str, where),
         kind=kind,

@@ -6,7 +6,7 @@ from typing import BinaryIO
 
 from vhdfix.disk.container import Container, ContainerInfo
 from vhdfix.disk.image_file import ImageFile, image_stream
-from vhdfix.errors import CorruptContainer, Truncated, UnsupportedFormat, VhdfixError
+from vhdfix.errors import CorruptContainer, Truncated, UnsupportedFormat, foreign_errors
 
 
 class DissectDisk(Container):
@@ -15,14 +15,9 @@ class DissectDisk(Container):
         self._stream = stream
 
     def _read(self, offset: int, length: int) -> bytes:
-        try:
+        with foreign_errors(CorruptContainer, f"{self.image.path.name}: {self.info.format} read failed at {offset}"):
             self._stream.seek(offset)
             data = self._stream.read(length)
-        except VhdfixError:
-            raise
-        except Exception as exc:  # dissect raises anything from struct.error to OverflowError
-            raise CorruptContainer(f"{self.image.path.name}: {self.info.format} read failed at {offset}: "
-                                   f"{type(exc).__name__}") from None
         if len(data) != length:
             raise Truncated(f"{self.image.path.name}: {self.info.format} data ends early at {offset}")
         return data
@@ -33,7 +28,7 @@ def open_with_dissect(image: ImageFile, kind: str) -> DissectDisk:
 
     name = image.path.name
     fh = image_stream(image)
-    try:
+    with foreign_errors(CorruptContainer, f"{name}: not a readable {kind.upper()} image"):
         if kind == "qcow2":
             disk = qcow2.QCow2(fh, allow_no_backing_file=True)
             if disk.backing_file is not None or getattr(disk, "auto_backing_file", None):
@@ -52,8 +47,4 @@ def open_with_dissect(image: ImageFile, kind: str) -> DissectDisk:
         # buffer that runs past the last extent of a disk whose size is not a multiple of 8 KiB
         # (KNOWN_ISSUES.md). Sector-sized buffers never leave the disk.
         stream.align = 512
-    except VhdfixError:
-        raise
-    except Exception as exc:
-        raise CorruptContainer(f"{name}: not a readable {kind.upper()} image ({type(exc).__name__})") from None
     return DissectDisk(image, ContainerInfo(kind, "dynamic", stream.size), stream)

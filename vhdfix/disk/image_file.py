@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vhdfix.budget import check_time_budget
 from vhdfix.disk.stream import ReadOnlyStream
-from vhdfix.errors import InputNotFound, InputUnreadable, Truncated
+from vhdfix.errors import InputNotFound, InputUnreadable, Truncated, foreign_errors
 
 
 class ImageFile:
@@ -30,10 +30,11 @@ class ImageFile:
         except OSError as exc:
             raise InputUnreadable(f"{self.path}: cannot open: {exc.strerror or exc}") from None
         try:
-            self.size = os.fstat(self._fh.fileno()).st_size
-        except OSError as exc:
+            with foreign_errors(InputUnreadable, f"{self.path}: cannot stat", foreign=OSError):
+                self.size = os.fstat(self._fh.fileno()).st_size
+        except InputUnreadable:
             self._fh.close()
-            raise InputUnreadable(f"{self.path}: cannot stat: {exc.strerror or exc}") from None
+            raise
         self.bytes_read = 0
 
     def read_at(self, offset: int, length: int) -> bytes:
@@ -42,11 +43,9 @@ class ImageFile:
         if length <= 0 or offset >= self.size:
             return b""
         length = min(length, self.size - offset)
-        try:
+        with foreign_errors(InputUnreadable, f"{self.path}: read error at {offset}", foreign=OSError):
             self._fh.seek(offset)
             data = self._fh.read(length)
-        except OSError as exc:
-            raise InputUnreadable(f"{self.path}: read error at {offset}: {exc.strerror or exc}") from None
         self.bytes_read += len(data)
         return data
 

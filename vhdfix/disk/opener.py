@@ -9,7 +9,7 @@ from pathlib import Path
 from vhdfix.disk.container import Container
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.parent import ParentHints, ParentPolicy
-from vhdfix.errors import NotADiskImage, VhdfixError
+from vhdfix.errors import NotADiskImage, foreign_errors
 
 RAW_SUFFIXES = {".raw", ".img", ".bin", ".dd", ".ima"}
 MBR_SIGNATURE_OFFSET = 510
@@ -79,9 +79,5 @@ def open_disk(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[
     first; levels not named are looked up beside each child.
     """
     policy = ParentPolicy([Path(p) for p in parents], follow_locator_paths)
-    try:
+    with foreign_errors(NotADiskImage, Path(path).name, foreign=RecursionError):
         return ChainOpener(policy).open(Path(path))
-    except VhdfixError:
-        raise
-    except RecursionError:
-        raise NotADiskImage(f"{Path(path).name}: structure nests too deeply") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vhdfix.errors import TimeBudgetExceeded, VhdfixError
+from vhdfix.errors import InputError
 from vhdfix.evidence.locations import (
     ANSWER_FILE_LOCATIONS,
     DECISIVE_PATTERNS,
@@ -49,9 +49,7 @@ class _Reader:
     def read(self, path: str, limit: int, tail: bool = False) -> tuple[bytes, bool] | None:
         try:
             found = self.volume.read_file(path, limit, tail)
-        except TimeBudgetExceeded:
-            raise
-        except VhdfixError as exc:
+        except InputError as exc:
             self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
             return None
         if found is not None and found[1]:
@@ -62,18 +60,14 @@ class _Reader:
     def stat(self, path: str) -> FileInfo | None:
         try:
             return self.volume.stat(path)
-        except TimeBudgetExceeded:
-            raise
-        except VhdfixError as exc:
+        except InputError as exc:
             self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
             return None
 
     def list_dir(self, path: str) -> list[FileInfo]:
         try:
             return self.volume.list_dir(path)
-        except TimeBudgetExceeded:
-            raise
-        except VhdfixError as exc:
+        except InputError as exc:
             self.evidence.warnings.append(f"{path}: could not be listed: [{exc.code}] {exc.message}")
             return []
 
@@ -94,9 +88,7 @@ def _registry(evidence: EvidenceSet, reading: HiveReading,
             continue
         try:
             found = hive.value(key, name)
-        except TimeBudgetExceeded:
-            raise
-        except VhdfixError as exc:
+        except InputError as exc:
             evidence.warnings.append(f"{reading.name}\\{key}\\{name}: [{exc.code}] {exc.message}")
             continue
         if found is None:

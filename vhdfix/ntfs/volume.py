@@ -11,8 +11,6 @@ sequence are skipped, and every library exception becomes a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
@@ -20,7 +18,7 @@ from dissect.ntfs.c_ntfs import c_ntfs as c_dissect_ntfs
 from dissect.ntfs.mft import MftRecord
 
 from vhdfix.disk.stream import ReadOnlyStream
-from vhdfix.errors import CorruptVolume, EncryptedVolume, VhdfixError
+from vhdfix.errors import CorruptVolume, EncryptedVolume, foreign_errors
 from vhdfix.ntfs.bounds import check_stream, open_ntfs
 from vhdfix.ntfs.directory import DirectoryIndex, fold
 from vhdfix.ntfs.ntfs_format import BITLOCKER_OEM_ID, FILE_RECORD_SEGMENT_IN_USE, NTFS_OEM_ID
@@ -49,18 +47,6 @@ class FileInfo:
     sequence: int
 
 
-@contextmanager
-def _library_call(what: str) -> Iterator[None]:
-    try:
-        yield
-    except VhdfixError:
-        raise
-    except RecursionError:
-        raise CorruptVolume(f"{what}: structure nests too deeply") from None
-    except Exception as exc:  # dissect raises ValueError, struct.error, EOFError, its own Error, ...
-        raise CorruptVolume(f"{what}: {type(exc).__name__}: {exc}"[:300]) from None
-
-
 def _data_size(rec: MftRecord) -> int:
     """Size of the default data stream; 0 for directories and streamless system files."""
     return rec.size() if not rec.is_dir() and rec.has_stream("") else 0
@@ -83,7 +69,7 @@ class NtfsVolume:
         if kind != "ntfs":
             raise CorruptVolume(f"{label} is not an NTFS volume")
         self.boot_sector = c_dissect_ntfs.BOOT_SECTOR(boot)
-        with _library_call(f"{label}: opening NTFS"):
+        with foreign_errors(CorruptVolume, f"{label}: opening NTFS"):
             self.fs = open_ntfs(stream, self.boot_sector, label)
         self.cluster_size = self.fs.cluster_size
         self.record_size = self.fs._record_size
@@ -94,10 +80,10 @@ class NtfsVolume:
     def record(self, path: str | int) -> MftRecord | None:
         """The live MFT record at ``path`` (case-insensitive, ``\\`` or ``/``), or None."""
         if isinstance(path, int):
-            with _library_call(f"{self.label}: reading MFT record {path}"):
+            with foreign_errors(CorruptVolume, f"{self.label}: reading MFT record {path}"):
                 return self._record(path)
         where = _windows_path(path)
-        with _library_call(f"{self.label}: looking up {where}"):
+        with foreign_errors(CorruptVolume, f"{self.label}: looking up {where}"):
             number = self._resolve(where)
             return None if number is None else self._record(number)
 
@@ -133,7 +119,7 @@ class NtfsVolume:
         rec = self.record(path)
         if rec is None:
             return None
-        with _library_call(f"{self.label}: reading {path}"):
+        with foreign_errors(CorruptVolume, f"{self.label}: reading {path}"):
             return FileInfo(_windows_path(path), _data_size(rec), rec.is_dir(), rec.segment, rec.header.SequenceNumber)
 
     def read_file(self, path: str, limit: int, tail: bool = False) -> tuple[bytes, bool] | None:
@@ -142,7 +128,7 @@ class NtfsVolume:
         rec = self.record(path)
         if rec is None:
             return None
-        with _library_call(f"{self.label}: reading {path}"):
+        with foreign_errors(CorruptVolume, f"{self.label}: reading {path}"):
             if rec.is_dir() or not rec.has_stream(""):
                 return None
             check_stream(rec.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA), self.cluster_size, self.stream.size,
@@ -162,7 +148,7 @@ class NtfsVolume:
         entries: list[FileInfo] = []
         base = _windows_path(path)
         seen: set[str] = set()
-        with _library_call(f"{self.label}: listing {path}"):
+        with foreign_errors(CorruptVolume, f"{self.label}: listing {path}"):
             if not rec.is_dir():
                 return []
             for entry in self._index(rec, f"{self.label}: {path}").entries():
@@ -186,14 +172,14 @@ class NtfsVolume:
     def volume_information(self) -> bytes:
         """The value of ``$Volume``'s ``$VOLUME_INFORMATION`` attribute."""
         rec = self.record(3)
-        with _library_call(f"{self.label}: reading $Volume"):
+        with foreign_errors(CorruptVolume, f"{self.label}: reading $Volume"):
             if rec is None:
                 raise CorruptVolume(f"{self.label}: $Volume (record 3) is not in use")
             return rec.attributes[ATTRIBUTE_TYPE_CODE.VOLUME_INFORMATION][0].data()
 
     def read_metafile(self, record: int, length: int) -> bytes:
         rec = self.record(record)
-        with _library_call(f"{self.label}: reading system file {record}"):
+        with foreign_errors(CorruptVolume, f"{self.label}: reading system file {record}"):
             if rec is None:
                 raise CorruptVolume(f"{self.label}: system file record {record} is not in use")
             check_stream(rec.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA), self.cluster_size, self.stream.size,

@@ -12,8 +12,7 @@ one key, and trusts counts and offsets (KNOWN_ISSUES.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
@@ -21,7 +20,7 @@ from io import BytesIO
 from dissect.cstruct.types import Structure
 from regipy.registry import Cell, NKRecord
 
-from vhdfix.errors import HiveCorrupt, VhdfixError
+from vhdfix.errors import HiveCorrupt, foreign_errors
 from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.cells import Cells, KeyValueCell, decode_name
 from vhdfix.registry.key_paths import KeyPaths, value_named
@@ -82,17 +81,6 @@ def open_hive(name: str, primary: bytes, logs: Sequence[tuple[str, bytes]] = ())
     cells = Cells(name, data, size, base.minor_version)
     cells.key_node(base.root_cell_offset, "the base block's root cell")
     return Hive(name, result, KeyPaths(cells, base.root_cell_offset))
-
-
-@contextmanager
-def _regipy_errors(hive_name: str, what: str) -> Iterator[None]:
-    """regipy and construct raise many exception types on bad cells; all of them mean a corrupt hive."""
-    try:
-        yield
-    except VhdfixError:
-        raise
-    except Exception as exc:  # construct's StreamError, ConstError, struct.error, UnicodeDecodeError, ...
-        raise HiveCorrupt(f"{hive_name}: {what}: {type(exc).__name__}: {exc}"[:500]) from None
 
 
 def _same_key_node(record: NKRecord, node: Structure) -> bool:
@@ -202,7 +190,7 @@ class Hive:
         if record is None:
             what = f"key {key_path or 'root'!r}"
             node = self._cells.key_node(offset, what)
-            with _regipy_errors(self.name, f"reading {what}"):
+            with foreign_errors(HiveCorrupt, f"{self.name}: reading {what}"):
                 record = NKRecord(Cell(offset=_REGIPY_RECORD_START + offset, cell_type="nk", size=0), self._stream)
             if not _same_key_node(record, node):
                 raise self._cells.corrupt(f"{what}: regipy and the key node at {offset:#x} disagree")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vhdfix.errors import HiveCorrupt, HiveMissing, TimeBudgetExceeded, VhdfixError
+from vhdfix.errors import HiveCorrupt, HiveMissing, InputError
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.registry import Hive, open_hive
 
@@ -20,7 +20,7 @@ class HiveReading:
     name: str
     path: str
     hive: Hive | None = None
-    error: VhdfixError | None = None
+    error: InputError | None = None
     logs: list[str] = field(default_factory=list)
 
     @property
@@ -68,8 +68,6 @@ def load_hive(volume: NtfsVolume, name: str) -> HiveReading:
                 logs.append((name + suffix, data))
                 reading.logs.append(name + suffix)
         reading.hive = open_hive(name, primary, logs)
-    except TimeBudgetExceeded:
-        raise
-    except VhdfixError as exc:
+    except InputError as exc:
         reading.error = exc
     return reading

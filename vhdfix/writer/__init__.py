@@ -1,4 +1,4 @@
-"""The surgical writer: plan a repair as byte patches, write it into a copy, and prove the result.
+"""The surgical writer: plan a repair as byte patches and write them into a copy.
 
 No Windows, no mount, no root: vhdfix removes files from NTFS and changes
 registry values in place, changing as few bytes as possible and refusing
@@ -6,19 +6,20 @@ every case it cannot do exactly (``../shared/design/write-path.md``).
 
 Python API::
 
-    from vhdfix.writer import open_context, plan_actions, apply_patches, verify_copy
+    from vhdfix.writer import open_context, plan_actions, apply_patches
+    from vhdfix.verify import verify_structures
 
     with open_context("input.vhd") as context:           # read-only
         planned = plan_actions(context, article.remedy)   # RefusedUnsafe if any gate fails
     print(planned.to_json())                              # the --dry-run / audit view
     # either the copy engine writes a new file with planned.patches spliced in, or, in place:
     apply_patches("output.vhd", planned.patches, original="input.vhd")   # output.vhd: a copy of the input
-    verify_copy("output.vhd", planned.expectations)       # VerificationFailed: discard output.vhd
+    verify_structures("output.vhd", planned.expectations) # VerificationFailed: discard output.vhd
 
 * :func:`open_context` opens the input read-only and finds its Windows volume
   (a :class:`WriteContext`; hives are loaded and recovered on demand).
-* :func:`plan_actions` turns remedy steps (``delete-files``, ``set-values``,
-  ``manual``) into a :class:`RepairPlan`, which *is* a
+* :func:`plan_actions` turns remedy steps (their typed actions,
+  :mod:`vhdfix.diagnosis.actions`) into a :class:`RepairPlan`, which *is* a
   :class:`vhdfix.plan.WritePlan` (patches on virtual-disk offsets, one
   :class:`~vhdfix.plan.PlanStep` per remedy step) and also carries
   ``.notes`` (per step id: a file already absent, a value already set, a
@@ -28,38 +29,30 @@ Python API::
 * :func:`apply_patches` writes patches into an existing copy through its own
   container format (raw, fixed/dynamic VHD, VHDX), after checking every
   patch's old bytes and that it lands in stored container space.
-* :func:`verify_copy` (a path) / :func:`verify_container` (an open disk)
-  re-read the written copy with new readers and raise
-  :class:`~vhdfix.errors.VerificationFailed` on any difference; the caller
-  must then remove the output.
-* :func:`verify_repair`: the same, in the shape ``vhdfix.repair`` calls (a
-  :class:`vhdfix.repair.Check`). A repair plans on what its inspection read:
-  :func:`context_of` (the open disk, its Windows volume and hives).
+* A repair plans on what its inspection read: :func:`context_of` (the open
+  disk, its Windows volume and hives).
+
+Proving the written copy (the plan's ``expectations`` and every other check)
+is :mod:`vhdfix.verify`'s job.
 
 Every refusal is a :class:`~vhdfix.errors.RefusedUnsafe` subclass with its own
 code, raised before anything is written. Modules: gates (``gates``), NTFS file
 removal (``ntfs_delete``, ``directory_index``, ``volume_view``), registry
 edits (``hive_edit``, ``hive_plan``, over ``vhdfix.registry.key_paths``), container patching
-(``container_patch``), verification (``verify``), and the planner.
+(``container_patch``), and the planner.
 """
 
 from vhdfix.writer.container_patch import apply_patches
 from vhdfix.writer.context import WriteContext, context_for, context_of, open_context
 from vhdfix.writer.planner import Expectations, RepairPlan, plan_actions
-from vhdfix.writer.repair_seams import verify_repair
-from vhdfix.writer.verify import VerificationReport, verify_container, verify_copy
 
 __all__ = [
     "Expectations",
     "RepairPlan",
-    "VerificationReport",
     "WriteContext",
     "apply_patches",
     "context_for",
     "context_of",
     "open_context",
     "plan_actions",
-    "verify_container",
-    "verify_copy",
-    "verify_repair",
 ]

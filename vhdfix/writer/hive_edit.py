@@ -29,6 +29,7 @@ import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from vhdfix.diagnosis.actions import ValueSetting
 from vhdfix.errors import ValueNotFound, ValueTooLong, ValueTypeMismatch
 from vhdfix.registry.base_block import checksum, read_base_block
 from vhdfix.registry.cells import KeyValueCell
@@ -51,21 +52,6 @@ _TIMESTAMP_AT = c_regf.base_block.fields["last_written_timestamp"].offset
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _INLINE_MAX = 4
 _ADVICE = "make this change with regedit in Windows (or in a repair VM that loads the hive)"
-
-
-@dataclass(frozen=True)
-class ValueSetting:
-    """One ``{hive, key, name, value, value_type}`` of a ``set-values`` action."""
-
-    hive: str
-    key: str
-    name: str
-    value: int | str
-    value_type: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.hive}\\{self.key}\\{self.name}"
 
 
 def filetime(when: datetime) -> int:

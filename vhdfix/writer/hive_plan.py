@@ -31,6 +31,7 @@ from datetime import datetime
 
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
 
+from vhdfix.diagnosis.actions import ValueSetting
 from vhdfix.errors import (
     CorruptVolume,
     EncryptedFile,
@@ -41,6 +42,7 @@ from vhdfix.errors import (
     TargetCompressed,
     TargetNotAllocated,
     TargetSparse,
+    foreign_errors,
 )
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.ntfs.extents import Extents, runs_from_pairs
@@ -49,7 +51,7 @@ from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.regf_format import BASE_BLOCK_FLAG_KTM_LOCKED
 from vhdfix.windows.hives import HiveReading
 from vhdfix.writer.byte_diff import differing_runs
-from vhdfix.writer.hive_edit import HiveEditor, ValueSetting
+from vhdfix.writer.hive_edit import HiveEditor
 from vhdfix.writer.volume_view import VolumeView
 
 _IN_WINDOWS = "make the change with regedit in Windows (or in a repair VM that loads the hive)"
@@ -79,7 +81,7 @@ def hive_file(ntfs: NtfsVolume, path: str) -> HiveFile:
     record = ntfs.record(path)
     if record is None:
         raise HiveMissing(f"{path} does not exist")
-    try:
+    with foreign_errors(CorruptVolume, f"{path}: cannot map the file's data"):
         attributes = list(record.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA))
         if not attributes or any(a.header.resident for a in attributes):
             raise TargetNotAllocated(f"{path} keeps its data inside its MFT record; a hive is never that small, "
@@ -97,10 +99,6 @@ def hive_file(ntfs: NtfsVolume, path: str) -> HiveFile:
         form = first.header.header.Form.Nonresident
         extents = Extents(runs_from_pairs(record.dataruns()), ntfs.cluster_size)
         return HiveFile(extents, form.FileSize, form.ValidDataLength)
-    except (TargetNotAllocated, EncryptedFile, TargetCompressed, TargetSparse):
-        raise
-    except Exception as exc:  # dissect raises its own errors, ValueError, EOFError, ...
-        raise CorruptVolume(f"{path}: cannot map the file's data: {exc}") from None
 
 
 def plan_hive(view: VolumeView, ntfs: NtfsVolume, reading: HiveReading,

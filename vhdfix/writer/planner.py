@@ -1,15 +1,14 @@
 """Turn an article's remedy steps into a :class:`~vhdfix.plan.WritePlan`, checking every gate first.
 
-Actions (``articles/*.toml``):
+Actions (:mod:`vhdfix.diagnosis.actions`):
 
-* ``{type = "delete-files", paths = [...]}``: each path is removed
-  (:mod:`vhdfix.writer.ntfs_delete`); a path that does not exist gives no
-  patch and a note;
-* ``{type = "set-values", values = [{hive, key, name, value, value_type}]}``:
-  values are changed in place (:mod:`vhdfix.writer.hive_plan`); all values of
-  one hive are committed together, and a value that already holds its value
-  gives a note;
-* ``{type = "manual"}``: nothing is written; the step is listed with a note.
+* :class:`DeleteFiles`: each path is removed (:mod:`vhdfix.writer.ntfs_delete`);
+  a path that does not exist gives no patch and a note;
+* :class:`SetValues`: values are changed in place
+  (:mod:`vhdfix.writer.hive_plan`); all values of one hive are committed
+  together, and a value that already holds its value gives a note;
+* an action that does not write the disk (:class:`ManualAction`): nothing is
+  written; the step is listed with a note.
 
 Gates run before anything is planned: no VHDX log in the input's chain, the
 volume (``$LogFile``, dirty flag, hibernation), then per file and per hive.
@@ -23,33 +22,23 @@ the first step that changed it, with the reasons of all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
 
+from vhdfix.diagnosis.actions import DeleteFiles, SetValues, ValueSetting
+from vhdfix.diagnosis.catalog import RemedyStep
 from vhdfix.plan import PlanStep, WritePlan
 from vhdfix.writer.context import WriteContext
 from vhdfix.writer.gates import check_no_pending_log, check_volume
-from vhdfix.writer.hive_edit import ValueSetting
 from vhdfix.writer.hive_plan import EditedHive, plan_hive
 from vhdfix.writer.ntfs_delete import RemovedFile, remove_file
 from vhdfix.writer.volume_view import VolumeView
 
 
-class StepLike(Protocol):
-    """A remedy step (:class:`vhdfix.diagnosis.catalog.RemedyStep` or anything shaped like it)."""
-
-    id: str
-    text: str
-    documented: bool
-    source: str
-    action: Mapping[str, Any]
-
-
 @dataclass(frozen=True)
 class Expectations:
-    """What the written copy must show; :func:`vhdfix.writer.verify.verify_copy` checks each item."""
+    """What the written copy must show; :mod:`vhdfix.verify.structures` checks each item."""
 
     partition_offset: int = 0
     removed: tuple[RemovedFile, ...] = ()
@@ -70,7 +59,7 @@ class RepairPlan(WritePlan):
         return {"steps": [{**step.to_json(), "notes": self.notes.get(step.id, [])} for step in self.steps]}
 
 
-def plan_actions(context: WriteContext, steps: Sequence[StepLike], *, allow_ktm_locked_hives: bool = False,
+def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, allow_ktm_locked_hives: bool = False,
                  now: datetime | None = None) -> RepairPlan:
     """Plan ``steps`` against the disk opened in ``context``; raise RefusedUnsafe (or another VhdfixError)
     when any of it cannot be written exactly. Nothing is written."""
@@ -81,19 +70,19 @@ def plan_actions(context: WriteContext, steps: Sequence[StepLike], *, allow_ktm_
     removed: list[RemovedFile] = []
     settings: dict[str, list[tuple[int, ValueSetting]]] = {}
     for index, step in enumerate(steps):
-        kind = step.action.get("type")
-        if kind == "delete-files":
-            for path in step.action["paths"]:
+        action = step.action
+        if isinstance(action, DeleteFiles):
+            for path in action.paths:
                 result = remove_file(view, context.ntfs, path, index)
                 if result is None:
                     notes.setdefault(index, []).append(f"{path} does not exist; nothing to remove")
                 else:
                     removed.append(result)
-        elif kind == "set-values":
-            for value in step.action["values"]:
-                setting = ValueSetting(value["hive"].upper(), value["key"], value["name"], value["value"],
-                                       value["value_type"])
+        elif isinstance(action, SetValues):
+            for setting in action.values:
                 settings.setdefault(setting.hive, []).append((index, setting))
+        elif action.writes_disk:
+            raise TypeError(f"{step.id}: the planner does not know the {action.kind} action")
         else:
             notes.setdefault(index, []).append("a manual step: vhdfix writes nothing for it")
     hives: list[EditedHive] = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
 
 from vhdfix.disk.container import Container
-from vhdfix.errors import CorruptVolume
+from vhdfix.errors import CorruptVolume, foreign_errors
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.ntfs.extents import Extents, runs_from_pairs
 from vhdfix.ntfs.fixup import apply_fixup
@@ -60,15 +60,13 @@ class VolumeView:
         self.label = ntfs.label
         self.cluster_size = ntfs.cluster_size
         self.record_size = ntfs.record_size
-        try:
+        with foreign_errors(CorruptVolume, f"{self.label}: cannot locate $MFT, $MFT:$BITMAP or $Bitmap"):
             mft = ntfs.fs.mft.get(MFT_RECORD)
             self.mft = Extents(runs_from_pairs(mft.dataruns()), self.cluster_size)
             self.mft_bitmap = Extents(runs_from_pairs(mft.dataruns("", ATTRIBUTE_TYPE_CODE.BITMAP)),
                                       self.cluster_size)
             self.cluster_bitmap = Extents(runs_from_pairs(ntfs.fs.mft.get(BITMAP_RECORD).dataruns()),
                                           self.cluster_size)
-        except Exception as exc:  # dissect raises its own errors, ValueError, EOFError, ...
-            raise CorruptVolume(f"{self.label}: cannot locate $MFT, $MFT:$BITMAP or $Bitmap: {exc}") from None
         self._units: dict[tuple[object, ...], Unit] = {}
 
     # --- reading -------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Re-read a written copy from scratch and prove the plan landed as intended (write-path.md §9.2).
+"""The writer's own checks of a written copy: the plan landed as intended (write-path.md §9.2).
 
-Everything is read again through new objects (a new container reader, a new
+Everything is read through new objects (a new container reader, a new
 dissect.ntfs object - it caches records - and a new volume view), and:
 
 1. every MFT record and INDX block the plan wrote passes its fixup check;
@@ -19,7 +19,9 @@ dissect.ntfs object - it caches records - and a new volume view), and:
    equal to the committed one, a full cell walk from the root succeeds, and
    every value holds its new data, in the walk and through the regipy reader.
 
-Any failure raises :class:`~vhdfix.errors.VerificationFailed` listing them.
+:func:`check_structures` raises :class:`~vhdfix.errors.VerificationFailed`
+listing every failure; :func:`structures_check` reports the same as a
+:class:`~vhdfix.verify.check.Check` of a repair.
 """
 
 from __future__ import annotations
@@ -29,19 +31,20 @@ import os
 import struct
 from dataclasses import dataclass
 
-from vhdfix.disk import Container, open_disk
+from vhdfix.disk import open_disk
 from vhdfix.errors import VerificationFailed, VhdfixError
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
 from vhdfix.ntfs.i30 import IndexEntry
 from vhdfix.ntfs.mft_record import RECORD_MAGIC
+from vhdfix.plan import WritePlan
 from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.registry.regf_format import REG_DWORD
-from vhdfix.windows.hives import load_hive
+from vhdfix.verify.check import Check
 from vhdfix.writer.context import WriteContext, context_for
 from vhdfix.writer.directory_index import read_directory_index
 from vhdfix.writer.hive_plan import EditedHive
-from vhdfix.writer.planner import Expectations
+from vhdfix.writer.planner import Expectations, RepairPlan
 from vhdfix.writer.volume_view import VolumeView
 
 _MAGICS = (RECORD_MAGIC, b"INDX")
@@ -144,7 +147,7 @@ class _Checker:
             self._hive(edited)
 
     def _hive(self, edited: EditedHive) -> None:
-        reading = load_hive(self.context.ntfs, edited.name)
+        reading = self.context.hive(edited.name)
         if reading.hive is None:
             self.problems.append(f"{edited.path}: {reading.error}")
             return
@@ -178,9 +181,8 @@ class _Checker:
                 self.problems.append(f"{setting.label}: the regipy reader does not read the new data")
 
 
-def verify_container(disk: Container, expected: Expectations) -> VerificationReport:
-    """Check the written copy ``disk`` (opened afresh by the caller) against ``expected``."""
-    context = context_for(disk)
+def check_structures(context: WriteContext, expected: Expectations) -> VerificationReport:
+    """Check the written copy (``context`` over it, opened afresh) against ``expected``."""
     if context.partition.offset != expected.partition_offset:
         raise VerificationFailed(f"the written copy's Windows volume is at {context.partition.offset}, "
                                  f"the plan's at {expected.partition_offset}")
@@ -202,14 +204,31 @@ def verify_container(disk: Container, expected: Expectations) -> VerificationRep
                               len(expected.hives), checker.counts["keys"], checker.counts["values"])
 
 
-def verify_copy(copy_path: str | os.PathLike[str], expected: Expectations) -> VerificationReport:
-    """Open the written copy at ``copy_path`` with new readers and check it against ``expected``."""
+def structures_check(context: WriteContext, plan: WritePlan) -> Check:
+    """:func:`check_structures` as a repair's ``writer`` check; it does not apply to a plan that the surgical
+    writer did not make (it carries no expectations)."""
+    if not isinstance(plan, RepairPlan):
+        return Check("writer", None, "the plan was not made by the surgical writer, so its checks do not apply")
+    try:
+        report = check_structures(context, plan.expectations)
+    except VerificationFailed as exc:
+        return Check("writer", False, exc.message)
+    detail = (f"{report.written_blocks} records/INDX blocks with valid fixups, {report.index_entries} index entries "
+              f"in {report.directories} directories consistent, {report.removed_records} records and "
+              f"{report.freed_clusters} clusters free, {report.hives} hive(s) clean with {report.hive_keys} keys "
+              f"and {report.hive_values} values walked")
+    return Check("writer", True, detail, report.to_json())
+
+
+def verify_structures(copy_path: str | os.PathLike[str], expected: Expectations) -> VerificationReport:
+    """Open a copy patched in place (:func:`vhdfix.writer.apply_patches`) with new readers and check it against
+    ``expected``."""
     try:
         disk = open_disk(copy_path)
     except VhdfixError as exc:
         raise VerificationFailed(f"the written copy cannot be read back: {exc.message}") from None
     try:
-        return verify_container(disk, expected)
+        return check_structures(context_for(disk), expected)
     except VerificationFailed:
         raise
     except VhdfixError as exc:

@@ -9,11 +9,13 @@ are skipped: removing a file legitimately changes them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from vhdfix.errors import CorruptVolume
+from vhdfix.diagnosis import RemedyStep
+from vhdfix.errors import CorruptVolume, foreign_errors
 from vhdfix.ntfs import FileInfo, NtfsVolume
+from vhdfix.verify.check import Check
 
 HASH_CHUNK = 1 << 20
 MAX_PROBLEMS = 20
@@ -25,12 +27,10 @@ def file_digest(volume: NtfsVolume, info: FileInfo) -> str:
     if record is None:
         raise CorruptVolume(f"{volume.label}: {info.path}: record {info.record} is not in use")
     digest = hashlib.sha256()
-    try:
+    with foreign_errors(CorruptVolume, f"{volume.label}: reading {info.path}"):
         stream = record.open()
         while chunk := stream.read(HASH_CHUNK):
             digest.update(chunk)
-    except Exception as exc:  # dissect raises anything from ValueError to EOFError on a damaged runlist
-        raise CorruptVolume(f"{volume.label}: reading {info.path}: {type(exc).__name__}: {exc}"[:300]) from None
     return digest.hexdigest()
 
 
@@ -98,3 +98,15 @@ def compare_trees(before: NtfsVolume, after: NtfsVolume, removed: Collection[str
                 if file_digest(before, first) != file_digest(after, second):
                     result.problem(f"{first.path}: content differs")
     return result
+
+
+def files_check(before: NtfsVolume, after: NtfsVolume, steps: Sequence[RemedyStep]) -> Check:
+    """The repair's ``untouched-files`` check: only the files ``steps`` remove or change differ."""
+    removed = [path for step in steps for path in step.action.removed_files]
+    changed = list(dict.fromkeys(path for step in steps for path in step.action.changed_files))
+    comparison = compare_trees(before, after, removed, changed)
+    detail = (f"{comparison.files} untouched files identical ({comparison.bytes_hashed} bytes hashed), "
+              f"{len(comparison.removed)} removed, {len(comparison.changed)} changed as planned")
+    if not comparison.passed:
+        detail = f"{len(comparison.problems)} difference(s): {'; '.join(comparison.problems[:3])}"
+    return Check("untouched-files", comparison.passed, detail, comparison.to_json())

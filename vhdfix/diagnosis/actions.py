@@ -1,0 +1,159 @@
+"""Remedy actions: what one remedy step of an article does, parsed once from ``articles/*.toml`` into a type.
+
+Each action knows whether it writes the disk and which files of the Windows
+volume it touches; the writer plans the ones that write, and the verifier
+expects exactly those files to change. In an article::
+
+    action = { type = "manual" }
+    action = { type = "delete-files", paths = ["Windows\\\\OEM\\\\Unattend.wsf"] }
+    action = { type = "set-values", values = [
+        { hive = "SYSTEM", key = "Setup", name = "SetupType", value = 0, value_type = "REG_DWORD" },
+    ] }
+
+Adding an action: a class here (registered in :data:`ACTION_TYPES`), its
+planning in :mod:`vhdfix.writer.planner`, what the verifier must find in
+:mod:`vhdfix.verify.structures`, and the articles that use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from vhdfix.errors import ArticleInvalid
+
+HIVE_DIRECTORY = "Windows\\System32\\config"
+VALUE_TYPES = ("REG_DWORD", "REG_SZ")
+
+
+@dataclass(frozen=True)
+class Action:
+    """The base of every action; ``kind`` is its ``type`` in the article files."""
+
+    kind: ClassVar[str]
+    writes_disk: ClassVar[bool]
+
+    @property
+    def removed_files(self) -> tuple[str, ...]:
+        """Files of the Windows volume (Windows-style paths) this action removes."""
+        return ()
+
+    @property
+    def changed_files(self) -> tuple[str, ...]:
+        """Files of the Windows volume whose content this action changes."""
+        return ()
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.kind}
+
+
+@dataclass(frozen=True)
+class ManualAction(Action):
+    """Something the user does (a VM setting, restoring a backup); vhdfix writes nothing for it."""
+
+    kind: ClassVar[str] = "manual"
+    writes_disk: ClassVar[bool] = False
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], where: str) -> ManualAction:
+        return cls()
+
+
+@dataclass(frozen=True)
+class DeleteFiles(Action):
+    kind: ClassVar[str] = "delete-files"
+    writes_disk: ClassVar[bool] = True
+
+    paths: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], where: str) -> DeleteFiles:
+        paths = data.get("paths")
+        if not isinstance(paths, list) or not paths or not all(isinstance(path, str) and path for path in paths):
+            raise ArticleInvalid(f"{where}: a delete-files action needs a non-empty list of 'paths'")
+        return cls(tuple(paths))
+
+    @property
+    def removed_files(self) -> tuple[str, ...]:
+        return self.paths
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.kind, "paths": list(self.paths)}
+
+
+@dataclass(frozen=True)
+class ValueSetting:
+    """One registry value a ``set-values`` action sets: ``{hive, key, name, value, value_type}``."""
+
+    hive: str  # upper case: SYSTEM, SOFTWARE
+    key: str  # path inside the hive
+    name: str
+    value: int | str
+    value_type: str  # one of VALUE_TYPES
+
+    @property
+    def label(self) -> str:
+        return f"{self.hive}\\{self.key}\\{self.name}"
+
+    @property
+    def hive_path(self) -> str:
+        return f"{HIVE_DIRECTORY}\\{self.hive}"
+
+    @classmethod
+    def parse(cls, data: object, where: str) -> ValueSetting:
+        if not isinstance(data, dict) or not all(isinstance(data.get(key), str) and data[key]
+                                                 for key in ("hive", "key", "name")):
+            raise ArticleInvalid(f"{where}: each value needs a 'hive', 'key' and 'name'")
+        value_type, value = data.get("value_type"), data.get("value")
+        if value_type not in VALUE_TYPES:
+            raise ArticleInvalid(f"{where}: 'value_type' must be one of {', '.join(VALUE_TYPES)}")
+        expected: type = int if value_type == "REG_DWORD" else str
+        if not isinstance(value, expected) or isinstance(value, bool) or \
+                (expected is int and not 0 <= value <= 0xFFFFFFFF):
+            raise ArticleInvalid(f"{where}: a {value_type} 'value' must be "
+                                 f"{'a number from 0 to 4294967295' if expected is int else 'a string'}")
+        return cls(data["hive"].upper(), data["key"], data["name"], value, value_type)
+
+    def to_json(self) -> dict[str, object]:
+        return {"hive": self.hive, "key": self.key, "name": self.name, "value": self.value,
+                "value_type": self.value_type}
+
+
+@dataclass(frozen=True)
+class SetValues(Action):
+    """Existing registry values changed in place (the writer refuses anything that needs a new cell)."""
+
+    kind: ClassVar[str] = "set-values"
+    writes_disk: ClassVar[bool] = True
+
+    values: tuple[ValueSetting, ...]
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], where: str) -> SetValues:
+        values = data.get("values")
+        if not isinstance(values, list) or not values:
+            raise ArticleInvalid(f"{where}: a set-values action needs a non-empty list of 'values'")
+        return cls(tuple(ValueSetting.parse(value, f"{where} values[{index}]") for index, value in enumerate(values)))
+
+    @property
+    def changed_files(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value.hive_path for value in self.values))
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.kind, "values": [value.to_json() for value in self.values]}
+
+
+ACTION_TYPES: dict[str, type[ManualAction | DeleteFiles | SetValues]] = {
+    action.kind: action for action in (ManualAction, DeleteFiles, SetValues)
+}
+
+
+def parse_action(data: object, where: str) -> Action:
+    """The typed action of ``data`` (an ``action`` table of an article); ArticleInvalid when malformed."""
+    if not isinstance(data, dict):
+        raise ArticleInvalid(f"{where}: 'action' is required and must be a table")
+    kind = data.get("type")
+    action_type = ACTION_TYPES.get(kind) if isinstance(kind, str) else None
+    if action_type is None:
+        raise ArticleInvalid(f"{where}: action type must be one of {', '.join(ACTION_TYPES)}")
+    return action_type.parse(data, where)
