@@ -17,13 +17,13 @@ MBR_SIGNATURE_OFFSET = 510
 
 def detect_format(image: ImageFile) -> str:
     """One of vhd, vhdx, qcow2, vmdk, raw; or NotADiskImage."""
-    from vhdfix.disk.vhd import has_vhd_cookie
-
     if image.size == 0:
         raise NotADiskImage(f"{image.path.name}: the file is empty")
     head = image.read_at(0, 512)
     if head.startswith(b"vhdxfile"):
         return "vhdx"
+    from vhdfix.disk.vhd import has_vhd_cookie
+
     if has_vhd_cookie(image):
         return "vhd"
     if head.startswith(b"QFI\xfb"):
@@ -45,25 +45,31 @@ class ChainOpener:
         self._seen: set[str] = set()
 
     def open(self, path: Path, depth: int = 0) -> Container:
-        from vhdfix.disk.dissect_formats import open_with_dissect
-        from vhdfix.disk.raw import open_raw
-        from vhdfix.disk.vhd import open_vhd
-        from vhdfix.disk.vhdx import open_vhdx
-
         image = ImageFile(path)
         self._seen.add(os.path.realpath(path))
         try:
-            kind = detect_format(image)
-            if kind == "vhd":
-                return open_vhd(image, self, depth)
-            if kind == "vhdx":
-                return open_vhdx(image, self, depth)
-            if kind == "raw":
-                return open_raw(image)
-            return open_with_dissect(image, kind)
+            return self._open_as(detect_format(image), image, depth)
         except BaseException:
             image.close()
             raise
+
+    def _open_as(self, kind: str, image: ImageFile, depth: int) -> Container:
+        # Each reader is imported when a disk needs it: compiling one container's structures takes milliseconds.
+        if kind == "vhd":
+            from vhdfix.disk.vhd import open_vhd
+
+            return open_vhd(image, self, depth)
+        if kind == "vhdx":
+            from vhdfix.disk.vhdx import open_vhdx
+
+            return open_vhdx(image, self, depth)
+        if kind == "raw":
+            from vhdfix.disk.raw import open_raw
+
+            return open_raw(image)
+        from vhdfix.disk.dissect_formats import open_with_dissect
+
+        return open_with_dissect(image, kind)
 
     def open_parent(self, child: Path, depth: int, hints: ParentHints) -> Container:
         """Open the parent of ``child`` (which sits at ``depth``); identity checks are the caller's."""

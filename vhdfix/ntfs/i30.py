@@ -34,6 +34,11 @@ ROOT_HEADER_AT = c_ntfs.INDEX_ROOT.fields["IndexHeader"].offset  # INDEX_HEADER 
 BLOCK_HEADER_AT = c_ntfs.INDEX_ALLOCATION_BUFFER.fields["IndexHeader"].offset  # inside an INDX block
 INDEX_LENGTH_AT = _HEADER.fields["TotalSizeOfEntries"].offset
 ALLOCATED_SIZE_AT = _HEADER.fields["AllocatedSize"].offset
+# Read with struct rather than cstruct parses, as lookups walk every entry of a node: INDEX_HEADER
+# FirstEntryOffset, TotalSizeOfEntries, AllocatedSize (u32) and Flags (u8); INDEX_ENTRY Length, KeyLength and
+# Flags (u16) after the 8-byte file reference (write-path.md §3.6).
+_HEADER_FIELDS = struct.Struct("<IIIB")
+_ENTRY_FIELDS = struct.Struct("<8xHHH")
 
 
 class IndexNodeError(ValueError):
@@ -89,8 +94,7 @@ def parse_node(buf: bytes | bytearray, header_at: int, vcn: int | None) -> Index
     """The node whose INDEX_HEADER is at ``header_at`` in ``buf``; IndexNodeError when inconsistent."""
     if header_at + INDEX_HEADER_SIZE > len(buf):
         raise IndexNodeError("index header runs past its buffer")
-    header = _HEADER(bytes(buf[header_at:header_at + INDEX_HEADER_SIZE]))
-    first, used, allocated = header.FirstEntryOffset, header.TotalSizeOfEntries, header.AllocatedSize
+    first, used, allocated, header_flags = _HEADER_FIELDS.unpack_from(buf, header_at)
     if first < INDEX_HEADER_SIZE or first % 8 or used < first or allocated < used or header_at + allocated > len(buf):
         raise IndexNodeError(f"index header: entries at {first}, {used} bytes used of {allocated}")
     entries = []
@@ -98,8 +102,7 @@ def parse_node(buf: bytes | bytearray, header_at: int, vcn: int | None) -> Index
     while True:
         if pos + ENTRY_HEADER_SIZE > limit:
             raise IndexNodeError("index node has no END entry inside its used length")
-        entry = _ENTRY(bytes(buf[pos:pos + ENTRY_HEADER_SIZE]))
-        length, key_length, flags = entry.Length, entry.KeyLength, entry.Flags
+        length, key_length, flags = _ENTRY_FIELDS.unpack_from(buf, pos)
         node_vcn = 8 if flags & ENTRY_NODE else 0
         if length < ENTRY_HEADER_SIZE + node_vcn or length % 8 or pos + length > limit or \
                 ENTRY_HEADER_SIZE + key_length + node_vcn > length:
@@ -116,7 +119,7 @@ def parse_node(buf: bytes | bytearray, header_at: int, vcn: int | None) -> Index
         record, sequence = split_reference(int.from_bytes(buf[pos:pos + 8], "little"))
         entries.append(IndexEntry(pos, length, flags, record, sequence, key))
         pos += length
-    return IndexNode(vcn, header_at, first, used, allocated, header.Flags, tuple(entries))
+    return IndexNode(vcn, header_at, first, used, allocated, header_flags, tuple(entries))
 
 
 def parse_root(value: bytes | bytearray) -> IndexRoot:

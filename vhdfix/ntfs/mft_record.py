@@ -9,6 +9,7 @@ Layouts: write-path.md §3.3-3.5 (ntfs-3g ``layout.h`` names in comments).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE, c_ntfs
@@ -53,6 +54,9 @@ NONRESIDENT_HEADER_SIZE = _FORM + _NONRESIDENT["TotalAllocated"].offset  # compr
 QUOTA_CHARGED_AT = c_ntfs.STANDARD_INFORMATION_EX.fields["QuotaCharged"].offset
 FILE_NAME_FIXED_SIZE = c_ntfs.FILE_NAME.fields["FileName"].offset
 _FILE_NAME_LENGTH_AT = c_ntfs.FILE_NAME.fields["FileNameLength"].offset
+_FILE_NAME_NAMESPACE_AT = c_ntfs.FILE_NAME.fields["Flags"].offset
+# ParentDirectory (u64) at 0 and FileAttributes (u32) at 56 (write-path.md §3.5)
+_FILE_NAME_FIELDS = struct.Struct(f"<Q{c_ntfs.FILE_NAME.fields['FileAttributes'].offset - 8}xI")
 
 
 class RecordError(ValueError):
@@ -81,10 +85,11 @@ def parse_file_name(value: bytes) -> FileName:
     length = value[_FILE_NAME_LENGTH_AT]
     if FILE_NAME_FIXED_SIZE + 2 * length > len(value):
         raise RecordError("$FILE_NAME name runs past the value")
-    header = c_ntfs.FILE_NAME(value[:FILE_NAME_FIXED_SIZE + 2 * length])
-    parent, sequence = split_reference(int.from_bytes(value[0:8], "little"))
+    # Read with struct rather than a cstruct parse: directory lookups decode hundreds of these.
+    reference, attributes = _FILE_NAME_FIELDS.unpack_from(value)
+    parent, sequence = split_reference(reference)
     name = value[FILE_NAME_FIXED_SIZE:FILE_NAME_FIXED_SIZE + 2 * length].decode("utf-16-le", "surrogatepass")
-    return FileName(parent, sequence, header.Flags, name, header.FileAttributes)
+    return FileName(parent, sequence, value[_FILE_NAME_NAMESPACE_AT], name, attributes)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
+from typing import TYPE_CHECKING
 
 from dissect.cstruct.types import Structure
-from regipy.registry import Cell, NKRecord
 
 from vhdfix.errors import HiveCorrupt, foreign_errors
 from vhdfix.registry.base_block import read_base_block
@@ -35,6 +35,9 @@ from vhdfix.registry.regf_format import (
     REGF_SIGNATURE,
 )
 from vhdfix.registry.values import RegistryValue, registry_value
+
+if TYPE_CHECKING:
+    from regipy.registry import NKRecord
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 # regipy's Cell.offset is where a record starts after its cell's size field and two-byte signature.
@@ -190,6 +193,9 @@ class Hive:
         if record is None:
             what = f"key {key_path or 'root'!r}"
             node = self._cells.key_node(offset, what)
+            # regipy (and construct under it) take longer to import than inspecting a disk; only key nodes need it
+            from regipy.registry import Cell, NKRecord
+
             with foreign_errors(HiveCorrupt, f"{self.name}: reading {what}"):
                 record = NKRecord(Cell(offset=_REGIPY_RECORD_START + offset, cell_type="nk", size=0), self._stream)
             if not _same_key_node(record, node):
