@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
+from itertools import compress, pairwise
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -330,8 +330,8 @@ class BlockAllocationTable:
         entries = array("Q", raw)
         if sys.byteorder == "big":
             entries.byteswap()
-        for offset, entry in enumerate(entries):
-            self._disk.check_bat_entry(first + offset, entry)
+        for offset in compress(range(count), entries):  # an entry of 0 (not present) is always valid
+            self._disk.check_bat_entry(first + offset, entries[offset])
         return entries
 
 
