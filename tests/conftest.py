@@ -1,16 +1,23 @@
 from __future__ import annotations
 
 import gzip
+import json
 import lzma
 import os
 import shutil
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from tests.support.copy_inputs import Input
+    from vhdfix.inspection import Inspection
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
+MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +50,36 @@ def unpack_to(source: Path, target_dir: Path) -> Path:
         with opener(source, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     return target
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder the session's unpacked sample disks (tests/support/samples.py) go into."""
+    return tmp_path_factory.mktemp("samples")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Input]:
+    """The copy tests' inputs (tests/support/copy_inputs.py), built once for each module that uses them."""
+    from tests.support.copy_inputs import build_inputs
+
+    built = build_inputs(tmp_path_factory.mktemp("inputs"))
+    os.sync()  # so that the inputs' allocated sizes include what the file system allocates on writeback
+    return built
+
+
+@pytest.fixture(scope="session")
+def inspected_fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Inspection]:
+    """Every disk of fixtures/MANIFEST.json, unpacked and inspected once a session, by its path in the manifest."""
+    from vhdfix.inspection import inspect  # here, so that a conftest import does not load all of vhdfix
+
+    unpacked = tmp_path_factory.mktemp("fixtures")
+    results = {}
+    for entry in MANIFEST["files"]:
+        folder = unpacked / Path(entry["path"]).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        results[entry["path"]] = inspect(unpack_to(FIXTURES / entry["path"], folder))
+    return results
 
 
 @cache

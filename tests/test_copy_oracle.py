@@ -12,26 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_tool
-from tests.support.qemu import qemu_img, to_raw
-from tests.test_copy_formats import FORMATS, Input, output_path, patched, sample_patches
-from tests.test_copy_formats import inputs as inputs  # the module-scoped fixture
+from tests.support.copy_inputs import FORMATS, Input, output_path, patched, sample_patches
+from tests.support.qemu import QEMU_FORMAT, qemu_check, qemu_img, to_raw
 from vhdfix.copy import copy_disk, resolve_target
 from vhdfix.disk import open_disk
 from vhdfix.plan import BytePatch
 
 pytestmark = pytest.mark.oracle
-QEMU_FORMAT = {"vhd": "vpc", "vhdx": "vhdx", "raw": "raw"}
 SECTOR = 512
-
-
-def qemu_check(path: Path, fmt: str) -> None:
-    """``qemu-img check``; qemu has a checker for VHDX only and says so for the others (exit 63)."""
-    done = subprocess.run([require_tool("qemu-img"), "check", "-f", fmt, str(path)], capture_output=True, text=True,
-                          timeout=120)
-    if done.returncode == 63:
-        assert "does not support checks" in done.stderr and fmt in ("vpc", "raw")
-        return
-    assert done.returncode == 0 and "No errors were found" in done.stdout, done.stdout + done.stderr
 
 
 def copy(source_input: Input, fmt: str, folder: Path, patches: list[BytePatch] | None = None) -> tuple[Path, str]:

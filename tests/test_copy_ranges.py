@@ -13,10 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.samples import PA, sample
 from tests.support.vhd_builder import VhdSpec, write_vhd
 from tests.support.vhdx_builder import FULLY_PRESENT, PARTIALLY_PRESENT, ZERO, Block, MiB, VhdxSpec, write_vhdx
-from tests.test_copy_samples import PA, sample
-from tests.test_copy_samples import samples as samples  # a session fixture
 from vhdfix.disk import Container, open_disk
 from vhdfix.disk.container import clip_ranges, merge_ranges
 

@@ -1,4 +1,4 @@
-"""The sample disks the copy and repair tests share, and what each is diagnosed as."""
+"""What each sample disk the copy and repair tests share is diagnosed as."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, unpack_to
+from tests.support.samples import PA, sample
 from vhdfix.inspection import inspect
 
-PA = "provisioning-agent"
-MATRIX = FIXTURES / "matrix"
 EXPECTED = {
     f"{PA}.vhd": "OSStartUp-PROVISIONING_AGENT",
     f"{PA}-gpt-vhd-fixed": "OSStartUp-PROVISIONING_AGENT",
@@ -19,22 +17,6 @@ EXPECTED = {
     "could-not-finish-configuring-mbr-vhd-dynamic": "OSStartUp-WINDOWS_COULD_NOT_FINISH_CONFIGURING_THE_SYSTEM",
     "healthy-mbr-vhd-dynamic": None,
 }
-
-
-def sample(name: str, folder: Path) -> Path:
-    """A sample disk: ``provisioning-agent.vhd`` from fixtures/ as it is, others from fixtures/matrix/,
-    unpacked into ``folder``."""
-    if name == f"{PA}.vhd":
-        return FIXTURES / name
-    found = sorted(MATRIX.glob(f"{name}.*"))
-    assert found, name
-    return unpack_to(found[0], folder)
-
-
-@pytest.fixture(scope="session")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder the session's unpacked sample disks go into."""
-    return tmp_path_factory.mktemp("samples")
 
 
 @pytest.mark.parametrize(("name", "article"), EXPECTED.items())

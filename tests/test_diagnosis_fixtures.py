@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, unpack_to
+from tests.conftest import FIXTURES, MANIFEST, unpack_to
 from vhdfix.inspection import Inspection, inspect
 
-MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
 SCENARIOS = MANIFEST["scenarios"]
 FILES = {entry["path"]: entry for entry in MANIFEST["files"]}
 NON_ARTICLE_STATE = {"healthy": "healthy", "generalized": "generalized-ready"}
@@ -29,27 +27,11 @@ SETUP_FACTS = {
 }
 
 
-@pytest.fixture(scope="session")
-def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("fixtures")
-
-
-@pytest.fixture(scope="session")
-def inspected(unpacked: Path) -> dict[str, Inspection]:
-    results = {}
-    for name in FILES:
-        source = FIXTURES / name
-        folder = unpacked / Path(name).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        results[name] = inspect(unpack_to(source, folder))
-    return results
-
-
 @pytest.mark.parametrize("name", sorted(FILES))
-def test_sample_disk_gives_its_article(inspected: dict[str, Inspection], name: str) -> None:
+def test_sample_disk_gives_its_article(inspected_fixtures: dict[str, Inspection], name: str) -> None:
     entry = FILES[name]
     scenario = SCENARIOS[entry["scenario"]]
-    result = inspected[name]
+    result = inspected_fixtures[name]
     assert result.error is None, result.error
     expected_article = scenario["article"]
     assert (result.article.id if result.article else None) == expected_article
@@ -61,10 +43,10 @@ def test_sample_disk_gives_its_article(inspected: dict[str, Inspection], name: s
 
 
 @pytest.mark.parametrize("name", sorted(FILES))
-def test_sample_disk_layout_and_values(inspected: dict[str, Inspection], name: str) -> None:
+def test_sample_disk_layout_and_values(inspected_fixtures: dict[str, Inspection], name: str) -> None:
     entry = FILES[name]
     scenario = SCENARIOS[entry["scenario"]]
-    result = inspected[name]
+    result = inspected_fixtures[name]
     assert result.disk.info.format == entry["format"].split("-")[0]
     assert result.disk.info.variant == entry["format"].split("-")[1]
     assert result.disk.virtual_size == entry["virtual_size"]
@@ -82,8 +64,8 @@ def test_sample_disk_layout_and_values(inspected: dict[str, Inspection], name: s
     assert facts["system.ComputerName"] == scenario["computer_name"]
 
 
-def test_dirty_hive_is_read_through_its_log(inspected: dict[str, Inspection]) -> None:
-    result = inspected["provisioning-agent-dirty-hive.vhd.xz"]
+def test_dirty_hive_is_read_through_its_log(inspected_fixtures: dict[str, Inspection]) -> None:
+    result = inspected_fixtures["provisioning-agent-dirty-hive.vhd.xz"]
     system = result.hives[0]
     assert system.hive.state == "recovered"
     assert system.hive.entries_applied == 2
@@ -93,14 +75,14 @@ def test_dirty_hive_is_read_through_its_log(inspected: dict[str, Inspection]) ->
     assert any("SYSTEM hive is dirty: 2 transaction-log entries were replayed" in w for w in payload["warnings"])
 
 
-def test_stale_log_on_a_clean_hive_is_ignored(inspected: dict[str, Inspection]) -> None:
-    result = inspected["healthy.vhd.xz"]
+def test_stale_log_on_a_clean_hive_is_ignored(inspected_fixtures: dict[str, Inspection]) -> None:
+    result = inspected_fixtures["healthy.vhd.xz"]
     assert result.hives[0].hive.state == "clean"
     assert result.evidence.facts["setup.OOBEInProgress"] == 0
 
 
-def test_provisioning_agent_evidence_and_remedy(inspected: dict[str, Inspection]) -> None:
-    payload = inspected["provisioning-agent.vhd"].to_json()
+def test_provisioning_agent_evidence_and_remedy(inspected_fixtures: dict[str, Inspection]) -> None:
+    payload = inspected_fixtures["provisioning-agent.vhd"].to_json()
     assert payload["schema"] == "vhdfix.inspect/1"
     assert payload["article"] == "OSStartUp-PROVISIONING_AGENT"
     assert payload["matches"][0]["confidence"] == "high"

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 import vhdfix
+from tests.support.samples import PA, sample
 from tests.support.vhd_builder import VhdSpec, write_vhd
-from tests.test_copy_samples import PA, sample
-from tests.test_copy_samples import samples as samples  # a session fixture
 from vhdfix.copy.output import TEMP_MARK
 from vhdfix.copy.writer import FlatWriter
 from vhdfix.diagnosis import RemedyStep

@@ -19,10 +19,8 @@ import pytest
 import vhdfix
 from tests.conftest import require_tool
 from tests.support.oracles import ntfs3g, ntfs_checks, stat_walk, windows_volume
-from tests.support.qemu import to_raw
-from tests.test_copy_oracle import QEMU_FORMAT, qemu_check
-from tests.test_copy_samples import PA, sample
-from tests.test_copy_samples import samples as samples  # a session fixture
+from tests.support.qemu import QEMU_FORMAT, qemu_check, to_raw
+from tests.support.samples import PA, sample
 
 pytestmark = pytest.mark.oracle
 FORMATS = ("same", "vhd-fixed", "vhd-dynamic", "vhdx", "raw")

@@ -9,9 +9,10 @@ import shutil
 import struct
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.hostile import read_through
@@ -26,6 +27,7 @@ from tests.support.vhdx_builder import (
     VhdxSpec,
     crc_zeroed,
     log_entry_bytes,
+    merged_reader,
     read_bat_entry,
     read_layout,
     rewrite_header,
@@ -253,40 +255,84 @@ def test_region_table_may_be_updated_through_the_log(case: LogCase) -> None:
         open_disk(case.path)
 
 
+SECOND_ENTRY = 8192  # the fuzzed log's second entry: its offset in the log
+SECOND_ENTRY_LENGTH_FIELD = set(range(SECOND_ENTRY + 8, SECOND_ENTRY + 12))  # MS-VHDX 2.3.1.1 EntryLength
+
+
+class LogFuzzBase(NamedTuple):
+    """A small VHDX whose log holds two entries of 8 KiB, from the start of the log, and the disk it holds."""
+
+    file: bytes
+    replayed: bytes  # the virtual disk with both entries replayed
+    first_entry_replayed: bytes  # the virtual disk with only the first entry replayed
+
+    def __repr__(self) -> str:  # short, for Hypothesis's report of a failing example
+        return f"LogFuzzBase({len(self.file)}-byte VHDX)"
+
+
 @pytest.fixture(scope="module")
-def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, int]:
-    folder = tmp_path_factory.mktemp("logfuzz")
+def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> LogFuzzBase:
+    path = tmp_path_factory.mktemp("logfuzz") / "f.vhdx"
     rng = random.Random(8)
     spec = VhdxSpec(SIZE, blocks={block: Block(FULLY_PRESENT, rng.randbytes(4096)) for block in range(3)})
-    write_vhdx(folder / "f.vhdx", spec)
-    size = (folder / "f.vhdx").stat().st_size
+    write_vhdx(path, spec)
+    size = path.stat().st_size
+    first, second = rng.randbytes(4096), rng.randbytes(4096)
     # Payload blocks 0-2 are stored at 4, 5 and 6 MiB.
-    entries = [LogEntrySpec(0, 7, 0, [LogWrite(4 * MiB + 4096, rng.randbytes(4096)),
-                                      LogWrite(5 * MiB, zero_length=8192)], size, size),
-               LogEntrySpec(8192, 8, 0, [LogWrite(6 * MiB + 4096, rng.randbytes(4096))], size, size)]
-    write_log(folder / "f.vhdx", entries, LOG_GUID)
-    disk = _open(folder / "f.vhdx")
-    assert disk.log_replayed_entries == 2 and disk.read(MiB, 8192) == bytes(8192)
-    disk.close()
-    return (folder / "f.vhdx").read_bytes(), size
+    entries = [LogEntrySpec(0, 7, 0, [LogWrite(4 * MiB + 4096, first), LogWrite(5 * MiB, zero_length=8192)],
+                            size, size),
+               LogEntrySpec(SECOND_ENTRY, 8, 0, [LogWrite(6 * MiB + 4096, second)], size, size)]
+    write_log(path, entries, LOG_GUID)
+    first_entry_replayed = bytearray(merged_reader(spec, None)(0, SIZE))
+    first_entry_replayed[4096:8192] = first
+    first_entry_replayed[MiB:MiB + 8192] = bytes(8192)
+    replayed = bytearray(first_entry_replayed)
+    replayed[2 * MiB + 4096:2 * MiB + 8192] = second
+    return LogFuzzBase(path.read_bytes(), bytes(replayed), bytes(first_entry_replayed))
+
+
+def _tears_only_the_second_entry(changed: set[int]) -> bool:
+    """Whether changing the log bytes at ``changed`` and leaving the old checksums certainly invalidates the
+    second entry and leaves the first intact. CRC-32C detects every change within 4 bytes, unless the change is
+    to EntryLength, which moves the range the checksum covers."""
+    return bool(changed) and min(changed) >= SECOND_ENTRY and max(changed) - min(changed) < 4 \
+        and not changed & SECOND_ENTRY_LENGTH_FIELD
 
 
 @settings(max_examples=300, deadline=None)
 @given(mutations=st.lists(st.tuples(st.integers(0, 2 * 4096 + 4096 - 1), st.integers(1, 255)), min_size=1,
                           max_size=5), fix_checksums=st.booleans())
-def test_no_log_raises_anything_but_a_vhdfix_error(fuzz_base: tuple[bytes, int],
-                                                   tmp_path_factory: pytest.TempPathFactory,
-                                                   mutations: list[tuple[int, int]], fix_checksums: bool) -> None:
-    data = bytearray(fuzz_base[0])
+@example(mutations=[], fix_checksums=False)
+@example(mutations=[(SECOND_ENTRY + 200, 0x40)], fix_checksums=False)
+def test_mutated_logs_fail_cleanly_and_intact_entries_replay(fuzz_base: LogFuzzBase,
+                                                             tmp_path_factory: pytest.TempPathFactory,
+                                                             mutations: list[tuple[int, int]],
+                                                             fix_checksums: bool) -> None:
+    """A file with a mutated log opens or is refused with a VhdfixError, never another exception. Unmutated, it
+    replays both entries; with only the second entry made invalid, it replays the first alone."""
+    data = bytearray(fuzz_base.file)
     log = MiB
     for position, xor in mutations:
         data[log + position] ^= xor
+    changed = {position for position, _ in mutations if data[log + position] != fuzz_base.file[log + position]}
     if fix_checksums:
-        for start in (0, 8192):
+        for start in (0, SECOND_ENTRY):
             length = struct.unpack_from("<I", data, log + start + 8)[0]
             if 0 < length <= 8192 and length % 4096 == 0:
                 raw = bytes(data[log + start:log + start + length])
                 struct.pack_into("<I", data, log + start + 4, crc_zeroed(raw, 4))
     path = tmp_path_factory.getbasetemp() / "logfuzz.vhdx"
     path.write_bytes(bytes(data))
-    read_through(path, SIZE)
+    if not changed:
+        entries, expected = 2, fuzz_base.replayed
+    elif not fix_checksums and _tears_only_the_second_entry(changed):
+        entries, expected = 1, fuzz_base.first_entry_replayed
+    else:
+        read_through(path, SIZE)
+        return
+    disk = _open(path)
+    try:
+        assert disk.log_replayed_entries == entries
+        assert disk.read(0, SIZE) == expected
+    finally:
+        disk.close()

@@ -8,9 +8,10 @@ import struct
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.hostile import read_through
@@ -45,15 +46,24 @@ SIZE = 4 * MiB + 5 * 512
 METADATA, BAT, FIRST_PAYLOAD = 2 * MiB, 3 * MiB, 4 * MiB
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+class Base(NamedTuple):
     """The bytes of a small dynamic VHDX and of the disk it holds."""
+
+    file: bytes
+    disk: bytes
+
+    def __repr__(self) -> str:  # short, for Hypothesis's report of a failing example
+        return f"Base({len(self.file)}-byte VHDX, {len(self.disk)}-byte disk)"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     rng = random.Random(11)
     spec = VhdxSpec(SIZE, blocks={0: Block(FULLY_PRESENT, rng.randbytes(MiB)),
                                   2: Block(FULLY_PRESENT, rng.randbytes(MiB)), 3: Block(ZERO)})
     path = tmp_path_factory.mktemp("malformed") / "base.vhdx"
     write_vhdx(path, spec, order=[2, 0])
-    return path.read_bytes(), merged_reader(spec, None)(0, SIZE)
+    return Base(path.read_bytes(), merged_reader(spec, None)(0, SIZE))
 
 
 def _variant(tmp_path: Path, base: tuple[bytes, bytes], edit: Callable[[Path], None]) -> Path:
@@ -269,23 +279,33 @@ def test_not_a_vhdx(tmp_path: Path) -> None:
 
 # --- fuzzing ---------------------------------------------------------------------------------------
 
-# (start, length, checksummed header/region-table slot or None): every mutable structure of the file.
+# (start, length, checksummed header/region-table slot or None): every mutable structure of the file. The last
+# area ends in the first bytes of payload block STORED_FIRST (``base`` stores blocks 2 then 0): data, not structure.
 AREAS = [(64 * 1024, 80, ("header", 0)), (128 * 1024, 80, ("header", 1)), (192 * 1024, 16 + 64, ("table", 0)),
          (METADATA, 32 + 6 * 32, None), (METADATA + 65536, 64, None), (BAT, 64, None),
          (FIRST_PAYLOAD - 16, 32, None)]
+STORED_FIRST = 2
 
 
 @settings(max_examples=300, deadline=None)
 @given(mutations=st.lists(st.tuples(st.integers(0, len(AREAS) - 1), st.integers(0, 1 << 16), st.integers(1, 255)),
                           min_size=1, max_size=6))
-def test_no_input_raises_anything_but_a_vhdfix_error(base: tuple[bytes, bytes], tmp_path_factory:
-                                                     pytest.TempPathFactory,
-                                                     mutations: list[tuple[int, int, int]]) -> None:
+@example(mutations=[])
+@example(mutations=[(len(AREAS) - 1, 20, 0xFF)])  # one byte of payload data
+def test_mutated_files_fail_cleanly_and_mutated_data_reads_back(base: tuple[bytes, bytes],
+                                                                tmp_path_factory: pytest.TempPathFactory,
+                                                                mutations: list[tuple[int, int, int]]) -> None:
+    """A mutated file opens or is refused with a VhdfixError, never another exception. One whose structures are
+    untouched (payload data changed, or nothing) opens without a warning and reads back as mutated."""
     data = bytearray(base[0])
+    disk_bytes = bytearray(base[1])
     fix = set()
     for area, position, xor in mutations:
         start, length, checksummed = AREAS[area]
-        data[start + position % length] ^= xor
+        offset = start + position % length
+        data[offset] ^= xor
+        if offset >= FIRST_PAYLOAD:
+            disk_bytes[STORED_FIRST * MiB + offset - FIRST_PAYLOAD] ^= xor
         if checksummed:
             fix.add(checksummed)
     for kind, slot in fix:
@@ -293,4 +313,7 @@ def test_no_input_raises_anything_but_a_vhdfix_error(base: tuple[bytes, bytes], 
         struct.pack_into("<I", data, at + 4, crc_zeroed(bytes(data[at:at + size]), 4))
     path = tmp_path_factory.getbasetemp() / "fuzz.vhdx"
     path.write_bytes(bytes(data))
-    read_through(path, 3 * MiB // 2)
+    if data[:FIRST_PAYLOAD] == base[0][:FIRST_PAYLOAD]:
+        assert _reads_correctly(path, bytes(disk_bytes)) == []
+    else:
+        read_through(path, 3 * MiB // 2)

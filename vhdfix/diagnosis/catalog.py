@@ -110,6 +110,8 @@ def parse_article(text: str, where: str) -> Article:
         raise ArticleInvalid(f"{where}: kind must be one of {', '.join(KINDS)}")
     rules = tuple(_rule(_table(rule, f"{where} match[{i}]"), f"{where} match[{i}]")
                   for i, rule in enumerate(_required(data, "match", list, where)))
+    if not rules:
+        raise ArticleInvalid(f"{where}: 'match' needs at least one rule, or the article can never apply")
     remedy = tuple(_remedy(_table(step, f"{where} remedy[{i}]"), f"{where} remedy[{i}]")
                    for i, step in enumerate(data.get("remedy", [])))
     return Article(
@@ -138,7 +140,8 @@ def articles_directory() -> Path:
 def load_catalog(directory: Path | None = None) -> list[Article]:
     """Every ``*.toml`` in ``directory`` (default: the bundled articles), sorted by id."""
     folder = directory or articles_directory()
-    articles = [parse_article(path.read_text(encoding="utf-8"), path.name) for path in sorted(folder.glob("*.toml"))]
+    articles = sorted((parse_article(path.read_text(encoding="utf-8"), path.name)
+                       for path in sorted(folder.glob("*.toml"))), key=lambda article: article.id)
     seen: set[str] = set()
     for article in articles:
         if article.id in seen:

@@ -10,6 +10,9 @@ A condition is a table with a ``fact`` and one test::
     { fact = "setup.CmdLine", matches = "(?i)windeploy" }
 
 or a combination: ``{ all = [...] }``, ``{ any = [...] }``, ``{ not = {...} }``.
+
+A boolean only ever equals a boolean (``true`` is not the number 1 of a registry value), and each test's
+argument is checked when the catalogue loads, so that a typo is refused instead of never matching.
 """
 
 from __future__ import annotations
@@ -20,16 +23,40 @@ from typing import Any
 
 from vhdfix.errors import ArticleInvalid
 
+
+def _same(value: Any, expected: Any) -> bool:
+    """Equal, and a bool only ever equals a bool: ``true`` in a rule is not the number 1 of a registry value."""
+    return value == expected and isinstance(value, bool) is isinstance(expected, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 TESTS: dict[str, Callable[[Any, Any], bool]] = {
-    "equals": lambda value, expected: value == expected,
-    "in": lambda value, expected: value in expected,
-    "not_in": lambda value, expected: value not in expected,
-    "present": lambda value, expected: (value not in (None, False, "", [], 0)) == expected,
-    "gte": lambda value, expected: isinstance(value, int) and value >= expected,
-    "lte": lambda value, expected: isinstance(value, int) and value <= expected,
-    "contains": lambda value, expected: isinstance(value, (list, str)) and expected in value,
+    "equals": _same,
+    "in": lambda value, expected: any(_same(value, item) for item in expected),
+    "not_in": lambda value, expected: not any(_same(value, item) for item in expected),
+    "present": lambda value, expected: bool(value) == expected,  # not None, false, 0 or empty
+    "gte": lambda value, expected: _number(value) and value >= expected,
+    "lte": lambda value, expected: _number(value) and value <= expected,
+    "contains": lambda value, expected: any(_same(item, expected) for item in value) if isinstance(value, list)
+    else isinstance(value, str) and isinstance(expected, str) and expected in value,
     "matches": lambda value, expected: isinstance(value, str) and re.search(expected, value) is not None,
 }
+_SCALAR = (str, int)  # bool is an int
+# What each test's argument must be, so that a typo in an article is refused when the catalogue loads.
+ARGUMENTS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "equals": ("a string, number, boolean or list", lambda arg: isinstance(arg, (*_SCALAR, list))),
+    "in": ("a non-empty list of strings, numbers or booleans",
+           lambda arg: isinstance(arg, list) and bool(arg) and all(isinstance(item, _SCALAR) for item in arg)),
+    "present": ("true or false", lambda arg: isinstance(arg, bool)),
+    "gte": ("a number", _number),
+    "lte": ("a number", _number),
+    "contains": ("a string, number or boolean", lambda arg: isinstance(arg, _SCALAR)),
+    "matches": ("a regular expression", lambda arg: isinstance(arg, str)),
+}
+ARGUMENTS["not_in"] = ARGUMENTS["in"]
 COMBINATORS = ("all", "any", "not")
 
 
@@ -52,9 +79,12 @@ def validate(condition: object, where: str) -> None:
         return
     tests = [key for key in condition if key in TESTS]
     unknown = set(condition) - set(TESTS) - {"fact"}
-    if "fact" not in condition or len(tests) != 1 or unknown:
+    if not isinstance(condition.get("fact"), str) or not condition["fact"] or len(tests) != 1 or unknown:
         raise ArticleInvalid(f"{where}: expected {{ fact = ..., <one of {', '.join(TESTS)}> = ... }}, "
                              f"got {dict(condition)!r}")
+    described, accepts = ARGUMENTS[tests[0]]
+    if not accepts(condition[tests[0]]):
+        raise ArticleInvalid(f"{where}: '{tests[0]}' needs {described}, not {condition[tests[0]]!r}")
     if tests[0] == "matches":
         try:
             re.compile(condition["matches"])
