@@ -2,7 +2,9 @@
 
 Covered: an injected write error, a full disk (injected, and a real 1 MiB
 tmpfs when the tests may mount one), a failing fsync, a rejecting check, and
-Ctrl-C (SIGINT) delivered to a separate process in the middle of a copy.
+Ctrl-C (SIGINT) delivered to a separate process in the middle of a copy. Each
+runs twice: with the copy written as an unnamed file (Linux), and under a
+temporary name (as elsewhere).
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ import errno
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, REPO
-from tests.test_copy_samples import PA
-from vhdfix.copy import copy_disk
-from vhdfix.copy.output import TEMP_MARK
+from tests.conftest import FIXTURES
+from tests.support.paused_repair import start_paused
+from tests.support.samples import PA
+from vhdfix.copy import copy_disk, output
+from vhdfix.copy.temporaries import TEMP_MARK
 from vhdfix.disk import Container, open_disk
 from vhdfix.errors import OutputError, OutputFull, VerificationFailed
 
@@ -37,6 +39,16 @@ def failing_after(calls: int, error: int, real: object) -> object:
         return real(*args)  # type: ignore[operator]
 
     return fake
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["unnamed-file", "temporary-name"])
+def named(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether the copy is written under a temporary name, as on systems without unnamed files."""
+    if request.param:
+        monkeypatch.setattr(output, "O_TMPFILE", 0)
+    elif not output.O_TMPFILE:
+        pytest.skip("unnamed files (O_TMPFILE) are Linux-only")
+    return bool(request.param)
 
 
 @pytest.fixture
@@ -70,12 +82,16 @@ def test_fsync_error(disk: Container, tmp_path: Path, monkeypatch: pytest.Monkey
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_rejecting_check_removes_the_copy(disk: Container, tmp_path: Path) -> None:
+def test_a_rejecting_check_removes_the_copy(disk: Container, tmp_path: Path, named: bool) -> None:
     seen = []
 
     def check(path: Path) -> None:
         seen.append(path)
-        assert path.exists() and path.parent == tmp_path and TEMP_MARK in path.name
+        with path.open("rb") as copy:  # a new reader of the written copy
+            copy.seek(-512, os.SEEK_END)
+            assert copy.read(8) == b"conectix"
+        visible = list(tmp_path.iterdir())
+        assert visible == ([path] if named else []) and all(TEMP_MARK in entry.name for entry in visible)
         raise VerificationFailed("rejected by the test")
 
     with pytest.raises(VerificationFailed):
@@ -103,35 +119,12 @@ def test_real_full_disk(fmt: str, disk: Container, small_tmpfs: Path) -> None:
     assert list(small_tmpfs.iterdir()) == []
 
 
-INTERRUPTED_COPY = r"""
-import sys, time
-from vhdfix.copy import copy_disk
-from vhdfix.disk import Container, open_disk
-
-def slow(progress):
-    if not slow.started:
-        slow.started = True
-        print("started", flush=True)
-    time.sleep(0.5)
-
-slow.started = False
-try:
-    copy_disk(open_disk(sys.argv[1]), sys.argv[2], "vhdx", progress=slow)
-except KeyboardInterrupt:
-    print("interrupted", flush=True)
-    sys.exit(130)
-print("finished", flush=True)
-"""
-
-
-def test_sigint_during_a_copy(tmp_path: Path) -> None:
-    out = tmp_path / "out.vhdx"
-    child = subprocess.Popen([sys.executable, "-c", INTERRUPTED_COPY, str(SOURCE), str(out)], cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "started"
-    assert [path.name for path in tmp_path.iterdir() if TEMP_MARK in path.name], "no temporary file while copying"
+def test_sigint_during_a_copy(tmp_path: Path, named: bool) -> None:
+    """SIGINT reaches the repair while its copy is paused after writing data; the KeyboardInterrupt propagates out
+    of the Python API (so Python ends on SIGINT) after the copy is removed."""
+    child = start_paused("api", SOURCE, tmp_path / "out.vhdx", "vhdx", named=named)
+    assert len(list(tmp_path.iterdir())) == named
     child.send_signal(signal.SIGINT)
     stdout, stderr = child.communicate(timeout=60)
-    assert child.returncode == 130 and stdout.strip() == "interrupted", stdout + stderr
+    assert child.returncode == -signal.SIGINT and "KeyboardInterrupt" in stderr, stdout + stderr
     assert list(tmp_path.iterdir()) == []

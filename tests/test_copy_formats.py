@@ -26,7 +26,8 @@ from tests.support.copy_inputs import (
 from tests.support.vhd_builder import VhdSpec, write_vhd
 from tests.support.vhdx_builder import FULLY_PRESENT, Block, MiB, VhdxSpec, write_vhdx
 from vhdfix.copy import Target, copy_disk, resolve_target
-from vhdfix.copy.output import TEMP_MARK, OutputFile, data_runs
+from vhdfix.copy.output import OutputFile, data_runs
+from vhdfix.copy.temporaries import TEMP_MARK
 from vhdfix.copy.vhd import chs_geometry
 from vhdfix.disk import Container, ContainerInfo, open_disk
 from vhdfix.disk.image_file import ImageFile

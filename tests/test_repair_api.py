@@ -20,7 +20,7 @@ import pytest
 import vhdfix
 from tests.support.samples import PA, sample
 from tests.support.vhd_builder import VhdSpec, write_vhd
-from vhdfix.copy.output import TEMP_MARK
+from vhdfix.copy.temporaries import TEMP_MARK
 from vhdfix.copy.writer import FlatWriter
 from vhdfix.diagnosis import RemedyStep
 from vhdfix.disk import open_disk

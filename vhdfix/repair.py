@@ -2,8 +2,9 @@
 
 This is the Python API behind ``vhdfix repair``; :meth:`RepairResult.to_json`
 is exactly the JSON the command prints. The input is only ever read. The copy
-is written beside OUT under a temporary name, verified from scratch, and only
-then renamed to OUT.
+is written in OUT's directory as an unnamed file (Linux; elsewhere under a
+temporary name, :mod:`vhdfix.copy.temporaries`), verified from scratch, and
+only then named OUT.
 
 Which steps are written: the article's ``documented`` disk steps, plus each
 ``extended`` (not documented by Microsoft) step the caller names. Manual steps
@@ -339,6 +340,9 @@ def render_text(result: RepairResult, style: Style) -> str:
         lines.append(f"{style.heading('Output')}   {copy.path}  ({describe_format(copy.format, copy.variant)}, "
                      f"{human_size(copy.virtual_size)} virtual, {human_size(copy.allocated)} on disk, "
                      f"written in {copy.seconds:.1f} s)")
+        if copy.stale_removed:
+            lines.append(f"{style.warn('Removed')}  temporary files that killed earlier repairs left: "
+                         f"{', '.join(str(path) for path in copy.stale_removed)}")
     if result.checks:
         lines.append(style.heading("Verification"))
         marks = {True: style.good("ok  "), False: style.bad("FAIL"), None: "--  "}

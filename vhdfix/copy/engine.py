@@ -91,12 +91,13 @@ class CopyResult:
     bytes_read: int  # bytes of the source read: its allocated data
     bytes_written: int  # bytes written to the file (zero pages are skipped)
     seconds: float
+    stale_removed: tuple[str, ...] = ()  # temporary files of killed earlier copies to this path, removed first
 
     def to_json(self) -> dict[str, object]:
         return {"path": self.path, "format": self.format, "variant": self.variant,
                 "virtual_size": self.virtual_size, "size": self.file_size, "allocated": self.allocated,
                 "bytes_read": self.bytes_read, "bytes_written": self.bytes_written,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "stale_temporaries_removed": list(self.stale_removed)}
 
 
 def copy_disk(source: Container, output: str | os.PathLike[str], target: str = "same",
@@ -104,10 +105,12 @@ def copy_disk(source: Container, output: str | os.PathLike[str], target: str = "
               check: Callable[[Path], None] | None = None) -> CopyResult:
     """Write ``source`` with ``patches`` applied to ``output`` in the ``target`` format.
 
-    The file is written beside ``output`` under a temporary name, synced, then
-    given to ``check`` (which may reopen and verify it, and raises to reject
-    it), and only then renamed to ``output``. On any error or interruption
-    nothing is left behind.
+    The file is written in ``output``'s directory without a name (or, where
+    the system cannot, under a temporary name), synced, then given to
+    ``check`` as a path that reopens it (``check`` may verify it, and raises
+    to reject it), and only then named ``output``. On any error or
+    interruption nothing is left behind; temporary files that killed earlier
+    copies to ``output`` left are removed first (``CopyResult.stale_removed``).
     """
     path = Path(output)
     resolved = resolve_target(target, source)
@@ -133,4 +136,5 @@ def copy_disk(source: Container, output: str | os.PathLike[str], target: str = "
             check(out.path)
         out.commit()
     return CopyResult(str(path), resolved.format, resolved.variant, writer.virtual_size, stat.st_size,
-                      getattr(stat, "st_blocks", 0) * 512, scan.done, out.bytes_written, time.monotonic() - started)
+                      getattr(stat, "st_blocks", 0) * 512, scan.done, out.bytes_written, time.monotonic() - started,
+                      tuple(str(stale) for stale in out.stale_removed))

@@ -1,8 +1,19 @@
-"""The output file: written beside OUT under a temporary name, sparsely, then synced and renamed into place.
+"""The output file: written where no one can see it, synced, verified, and only then given OUT's name.
 
-Nothing is left behind on failure. Whatever ends the ``with`` block early (a
-write error, a full disk, a failed check, Ctrl-C) closes and removes the
-temporary file, so OUT only ever appears complete and synced.
+On Linux the file is created without a name (``O_TMPFILE``) in OUT's
+directory and linked in as OUT at :meth:`OutputFile.commit`. Until then it is
+reachable only through its descriptor, so however the writing process ends
+(an error, Ctrl-C, ``kill -9``, the OOM killer, a power loss) nothing is left
+behind: the file system frees an unnamed file once its last descriptor closes.
+
+Elsewhere (other systems, and file systems without ``O_TMPFILE``) the file is
+written beside OUT under a temporary name that records its writer (host, boot
+and process id): ``.<stem>.vhdfix-<space>-<boot>-<pid>-<token><suffix>``.
+Errors and interruptions remove it on the way out; a later copy to the same
+OUT removes those a killed writer left, once it can tell their writer has
+exited.
+
+Either way OUT only ever appears complete and synced.
 """
 
 from __future__ import annotations
@@ -11,19 +22,22 @@ import contextlib
 import ctypes
 import errno
 import os
-import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from vhdfix.errors import OutputError, OutputExists, OutputFull, OutputInvalid
+from vhdfix.copy.temporaries import Owner, remove_stale_temporaries, temporary_name
+from vhdfix.errors import OutputError, OutputExists, OutputFull, OutputInvalid, VhdfixError
 
 PAGE = 4096  # host pages that hold only zeros are left as holes
 ZERO_PAGE = bytes(PAGE)
-TEMP_MARK = ".vhdfix-"  # temporary files are named .<stem>.vhdfix-<token><suffix>
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV}
+# O_TMPFILE refused: by the file system (EOPNOTSUPP), or by a kernel older than 3.11, which opens the directory
+# itself (EISDIR) or rejects the flags (EINVAL)
+NO_UNNAMED_FILES = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL}
+O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # 0 where the platform has no unnamed files
 WRITEBACK_INTERVAL = 32 << 20  # start writing dirty pages to the device every 32 MiB, so that fsync waits little
 SYNC_FILE_RANGE_WRITE = 2  # Linux sync_file_range(2): start writeback of dirty pages, do not wait
 
@@ -69,32 +83,28 @@ def data_runs(data: bytes, file_offset: int) -> list[tuple[int, int]]:
 
 
 class OutputFile:
-    """A new image file for ``target``; ``replace`` allows an existing ``target`` to be replaced."""
+    """A new image file for ``target``; ``replace`` allows an existing ``target`` to be replaced.
+
+    Until :meth:`commit`, :attr:`path` opens the file for reading (anew, as any reader would) in this process and
+    those of its user: ``/proc/<pid>/fd/<fd>`` for an unnamed file, else its temporary name.
+    """
 
     def __init__(self, target: Path, replace: bool = False) -> None:
         self.target = target
         self.replace = replace
-        self.path = target  # the temporary file, once created
+        self.path = target
+        self.stale_removed: list[Path] = []  # temporary files of killed writers, removed before this one was made
         self.bytes_written = 0
         self._unflushed = 0
         self._fd = -1
-        self._created = False
+        self._directory = -1  # target's directory, held open for an unnamed file
+        self._named: Path | None = None  # the temporary name, when the file has one
         self._committed = False
 
     def __enter__(self) -> OutputFile:
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        while self._fd < 0:
-            self.path = self.target.with_name(f".{self.target.stem}{TEMP_MARK}{secrets.token_hex(4)}"
-                                              f"{self.target.suffix}")
-            try:
-                self._fd = os.open(self.path, flags, 0o666)
-                self._created = True
-            except FileExistsError:
-                continue
-            except FileNotFoundError:
-                raise OutputInvalid(f"{self.target.parent}: no such directory") from None
-            except OSError as exc:
-                raise self._error(exc, "creating a temporary file") from None
+        self.stale_removed = remove_stale_temporaries(self.target)
+        if not self._create_unnamed():
+            self._create_named()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -102,11 +112,50 @@ class OutputFile:
         if not self._committed:
             self.discard()
 
+    def _create_unnamed(self) -> bool:
+        """Create the file without a name; False where the platform, the file system or a missing /proc cannot."""
+        if not O_TMPFILE:
+            return False
+        try:
+            self._directory = os.open(self.target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._fd = os.open(".", O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666, dir_fd=self._directory)
+        except OSError as exc:
+            self._close()
+            if exc.errno in NO_UNNAMED_FILES:
+                return False
+            raise self._create_error(exc) from None
+        self.path = Path(f"/proc/{os.getpid()}/fd/{self._fd}")
+        try:
+            reachable = os.path.samestat(os.stat(self.path), os.fstat(self._fd))
+        except OSError:
+            reachable = False
+        if not reachable:  # no /proc: the file could never be named
+            self._close()
+        return reachable
+
+    def _create_named(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        owner = Owner.current()
+        while self._fd < 0:
+            path = self.target.with_name(temporary_name(self.target, owner))
+            try:
+                self._fd = os.open(path, flags, 0o666)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise self._create_error(exc) from None
+            self.path = self._named = path
+
+    def _create_error(self, exc: OSError) -> VhdfixError:
+        if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            return OutputInvalid(f"{self.target.parent}: no such directory")
+        return self._error(exc, "creating the file")
+
     def _error(self, exc: OSError, what: str) -> OutputError:
         if exc.errno in NO_SPACE:
             return OutputFull(f"{self.target.parent}: no space left on the device while {what} "
                               f"({self.bytes_written} bytes written); nothing was kept")
-        return OutputError(f"{self.path}: {what} failed: {exc.strerror or exc}")
+        return OutputError(f"{self.target}: {what} failed: {exc.strerror or exc}")
 
     def write_at(self, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset``, leaving its all-zero host pages unwritten (holes read as zeros)."""
@@ -119,7 +168,8 @@ class OutputFile:
                 except OSError as exc:
                     raise self._error(exc, f"writing at offset {offset + position}") from None
                 if count <= 0:
-                    raise OutputError(f"{self.path}: the file system accepted no bytes at offset {offset + position}")
+                    raise OutputError(f"{self.target}: the file system accepted no bytes at offset "
+                                      f"{offset + position}")
                 position += count
                 self.bytes_written += count
                 self._unflushed += count
@@ -144,59 +194,111 @@ class OutputFile:
         return os.fstat(self._fd)
 
     def commit(self) -> None:
-        """Move the synced temporary file to ``target`` and make the rename durable."""
+        """Give the synced file the name ``target`` and make that durable."""
         try:
-            os.close(self._fd)
-        except OSError as exc:
-            raise self._error(exc, "closing the file") from None
-        finally:
-            self._fd = -1
-        try:
-            if self.replace:
-                os.replace(self.path, self.target)
+            if self._named is None:
+                self._link_unnamed()
             else:
-                self._rename_without_replacing()
+                self._rename_named()
         except IsADirectoryError:
             raise OutputInvalid(f"{self.target}: is a directory") from None
         except OSError as exc:
-            raise self._error(exc, f"renaming to {self.target.name}") from None
+            raise self._error(exc, f"naming the file {self.target.name}") from None
         self._committed = True
-        self._sync_directory()
+        self._sync_names()
+        self._close()
 
-    def _rename_without_replacing(self) -> None:
+    def _link_unnamed(self) -> None:
+        if not self.replace:
+            self._link(self.target.name)
+            return
+        # a link never replaces a name: link to a temporary name, then rename that over the target (a kill in
+        # between leaves the temporary name for the next copy to remove)
+        while True:
+            name = temporary_name(self.target, Owner.current())
+            try:
+                self._link(name)
+                break
+            except FileExistsError:
+                continue
         try:
-            os.link(self.path, self.target)  # fails if the target appeared in the meantime
+            os.replace(name, self.target.name, src_dir_fd=self._directory, dst_dir_fd=self._directory)
+        except BaseException:
+            with contextlib.suppress(OSError):  # the rename's error is the one to report
+                os.unlink(name, dir_fd=self._directory)
+            raise
+
+    def _link(self, name: str) -> None:
+        """Name the unnamed file ``name`` in its directory.
+
+        linkat(2) through /proc/<pid>/fd with AT_SYMLINK_FOLLOW works for any user on any kernel with O_TMPFILE;
+        the descriptor form (AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH before Linux 6.10, and ctypes. Python calls
+        linkat rather than link(2), which does not follow the /proc link, only when given a directory descriptor.
+        """
+        try:
+            os.link(self.path, name, src_dir_fd=self._directory, dst_dir_fd=self._directory, follow_symlinks=True)
         except FileExistsError:
-            raise OutputExists(f"{self.target}: appeared while the copy was written; use --force to replace it") \
-                from None
+            if name != self.target.name:
+                raise
+            raise self._appeared() from None
+
+    def _appeared(self) -> OutputExists:
+        return OutputExists(f"{self.target}: appeared while the copy was written; use --force to replace it")
+
+    def _rename_named(self) -> None:
+        assert self._named is not None
+        try:
+            os.close(self._fd)  # before the rename, which some systems refuse on an open file
+        finally:
+            self._fd = -1
+        if self.replace:
+            os.replace(self._named, self.target)
+            return
+        try:
+            os.link(self._named, self.target)  # fails if the target appeared in the meantime
+        except FileExistsError:
+            raise self._appeared() from None
         except OSError as exc:
             if exc.errno not in NO_HARD_LINKS:
                 raise
             if self.target.exists():
-                raise OutputExists(f"{self.target}: appeared while the copy was written; use --force to replace "
-                                   "it") from None
-            os.rename(self.path, self.target)
+                raise self._appeared() from None
+            os.rename(self._named, self.target)
             return
-        os.unlink(self.path)
+        os.unlink(self._named)
 
-    def _sync_directory(self) -> None:
-        try:
-            fd = os.open(self.target.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError:
-            return  # not every platform can open a directory; the file itself is synced
+    def _sync_names(self) -> None:
+        """Make the new name durable. The data is synced already, and OUT is in place: a failure here is not
+        reported, as OUT's directory may not be syncable at all."""
+        if self._fd >= 0:  # an unnamed file just linked: its link count changed from 0 to 1
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
+        fd = self._directory
+        if fd < 0:
+            try:
+                fd = os.open(self.target.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            except OSError:
+                return  # not every platform can open a directory
         try:
             with contextlib.suppress(OSError):  # some file systems refuse fsync on a directory
                 os.fsync(fd)
         finally:
-            os.close(fd)
+            if fd != self._directory:
+                os.close(fd)
+
+    def _close(self) -> None:
+        for fd in (self._fd, self._directory):
+            if fd >= 0:
+                with contextlib.suppress(OSError):  # closing an unnamed file frees it; nothing else to do
+                    os.close(fd)
+        self._fd = self._directory = -1
 
     def discard(self) -> None:
-        """Close and remove the temporary file."""
-        if not self._created or self._committed:
+        """Close the file and remove it: an unnamed file goes when closed, a named one is unlinked."""
+        if self._committed:
             return
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):  # removing the file below is what matters
-                os.close(self._fd)
-            self._fd = -1
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        self._close()
+        if self._named is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._named)
+            self._named = None
