@@ -17,7 +17,7 @@ dissect.ntfs object - it caches records - and a new volume view), and:
    logs of a clean hive, so this is also the simulated Windows log recovery:
    it must change nothing): not dirty, valid checksum, both sequence numbers
    equal to the committed one, a full cell walk from the root succeeds, and
-   every value holds its new data, in the walk and through the regipy reader.
+   every value holds its new data, in the walk and through the hive reader that inspect uses.
 
 :func:`check_structures` raises :class:`~vhdfix.errors.VerificationFailed`
 listing every failure; :func:`structures_check` reports the same as a
@@ -173,12 +173,12 @@ class _Checker:
                 setting.value.encode("utf-16-le") + b"\0\0"
             key = paths.find_key(setting.key)
             value = None if key is None else paths.find_value(key[0], setting.name, f"key {setting.key!r}")
-            through_regipy = hive.value(setting.key, setting.name)
+            as_inspected = hive.value(setting.key, setting.name)
             if value is None or paths.cells.value_data(value, f"key {setting.key!r}") != expected:
                 self.problems.append(f"{setting.label}: the cell walk does not read the new data")
-            elif through_regipy is None or through_regipy.data != expected or \
-                    (through_regipy.type_code == REG_DWORD) != isinstance(setting.value, int):
-                self.problems.append(f"{setting.label}: the regipy reader does not read the new data")
+            elif as_inspected is None or as_inspected.data != expected or \
+                    (as_inspected.type_code == REG_DWORD) != isinstance(setting.value, int):
+                self.problems.append(f"{setting.label}: inspect's hive reader does not read the new data")
 
 
 def check_structures(context: WriteContext, expected: Expectations) -> VerificationReport:
