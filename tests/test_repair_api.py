@@ -14,19 +14,22 @@ import sys
 import types
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import vhdfix
+import vhdfix.inspection as inspection_module
+import vhdfix.writer.context as context_module
 from tests.support.samples import PA, sample
 from tests.support.vhd_builder import VhdSpec, write_vhd
 from vhdfix.copy.temporaries import TEMP_MARK
 from vhdfix.copy.writer import FlatWriter
 from vhdfix.diagnosis import RemedyStep
-from vhdfix.disk import open_disk
+from vhdfix.disk import Container, open_disk
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.vhd_format import c_vhd
-from vhdfix.partitions import read_partition_table
+from vhdfix.partitions import PartitionTable, read_partition_table
 from vhdfix.plan import BytePatch, PlanStep, WritePlan
 from vhdfix.registry import hive as hive_module
 from vhdfix.registry.recovery import RecoveryResult
@@ -258,14 +261,24 @@ def test_a_corrupted_copy_fails_verification_and_is_removed(monkeypatch: pytest.
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_input_is_opened_and_its_hives_recovered_once(samples: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_input_and_the_output_are_each_opened_and_read_once(samples: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The planner works on what the inspection read: one reader of the input, and its dirty SYSTEM hive
-    recovered once. The edit commits SYSTEM clean in the copy, so the copy's checks recover nothing."""
+    recovered once. The edit commits SYSTEM clean in the copy, so the copy's checks recover nothing. The
+    verifier reopens the copy once and finds its Windows volume once, for all of its checks."""
     disk = sample(f"{PA}-dirty-hive-mbr-vhd-dynamic", samples)
     opened: list[Path] = []
     recovered: list[int] = []
+    volumes_found: list[str] = []
     real_init, real_recover = ImageFile.__init__, hive_module.recover
+    for module in (inspection_module, context_module):
+        real_find = module.find_windows_volume
+
+        def recording_find(disk: Container, table: PartitionTable, real_find: Any = real_find) -> Any:
+            volumes_found.append(disk.image.path.name)
+            return real_find(disk, table)
+
+        monkeypatch.setattr(module, "find_windows_volume", recording_find)
 
     def recording_init(self: ImageFile, path: str | os.PathLike[str]) -> None:
         opened.append(Path(path))
@@ -281,6 +294,8 @@ def test_the_input_is_opened_and_its_hives_recovered_once(samples: Path, tmp_pat
     result = repair(disk, tmp_path / "out.vhd", extended=["reset-setup-state"])
     assert result.exit_code == 0, result.to_json()
     assert opened.count(disk) == 1
+    assert len(opened) == 2, opened  # the input, then the copy
+    assert volumes_found == [disk.name, opened[1].name]
     assert [entries for entries in recovered if entries] == [2]
 
 
