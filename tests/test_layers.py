@@ -9,7 +9,7 @@ from tests.conftest import REPO
 
 # Lowest first: disk -> partitions -> NTFS -> windows (files, registry) -> evidence -> diagnosis -> report; repair
 # continues with the plan, the writer (gates and patches), the copy and the verifier; the commands sit on top.
-LAYERS = ["errors", "version", "budget", "disk", "partitions", "ntfs", "registry", "windows", "evidence",
+LAYERS = ["errors", "version", "budget", "layout", "disk", "partitions", "ntfs", "registry", "windows", "evidence",
           "diagnosis", "inspection", "report", "plan", "writer", "copy", "verify", "repair", "commands", "cli",
           "__main__"]
 API = "vhdfix"  # the package itself: the public API, bound to the top-level commands' logic

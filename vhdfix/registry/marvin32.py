@@ -10,11 +10,20 @@ The algorithm follows Microsoft's MIT-licensed reference (dotnet/runtime
 each little-endian u32 to ``lo`` and mix; finish with the 0-3 remaining bytes
 followed by a 0x80 byte as one more word, then mix once more. The 64-bit result
 is ``(hi << 32) | lo``, which is how the hive log stores it (little-endian u64).
+
+``marvin32`` is the compiled ``vhdfix.registry._marvin32`` when it was built
+(setup.py, optional: an install without a compiler leaves it out), else
+``marvin32_python`` below. Setting ``VHDFIX_PURE_PYTHON=1`` before the import
+forces the pure-Python code. Both stay callable as ``marvin32_python`` and
+``marvin32_native`` (None when the extension is not built), and
+``IMPLEMENTATION`` says which one ``marvin32`` is (``native`` or ``python``).
 """
 
 from __future__ import annotations
 
+import os
 import struct
+from collections.abc import Callable
 from itertools import chain
 
 HIVE_LOG_SEED = 0x82EF4D887A4E55C5
@@ -25,7 +34,7 @@ _MASK = 0xFFFFFFFF
 _TWICE = 0x1_0000_0001
 
 
-def marvin32(data: bytes | bytearray | memoryview, seed: int = HIVE_LOG_SEED) -> int:
+def marvin32_python(data: bytes | bytearray | memoryview, seed: int = HIVE_LOG_SEED) -> int:
     """Return the 64-bit Marvin32 hash of ``data`` as ``(hi << 32) | lo``."""
     lo = seed & _MASK
     hi = (seed >> 32) & _MASK
@@ -43,3 +52,23 @@ def marvin32(data: bytes | bytearray | memoryview, seed: int = HIVE_LOG_SEED) ->
         lo = (((lo * _TWICE) >> 5) + hi) & _MASK
         hi = ((hi * _TWICE) >> 13) & _MASK
     return (hi << 32) | lo
+
+
+Marvin32 = Callable[..., int]
+
+
+def _load_native() -> Marvin32 | None:
+    try:
+        from vhdfix.registry._marvin32 import marvin32 as native
+    except ImportError:
+        return None
+    return native
+
+
+def _pure_python_forced() -> bool:
+    return os.environ.get("VHDFIX_PURE_PYTHON", "") not in ("", "0")
+
+
+marvin32_native: Marvin32 | None = _load_native()
+marvin32: Marvin32 = marvin32_python if marvin32_native is None or _pure_python_forced() else marvin32_native
+IMPLEMENTATION = "native" if marvin32 is marvin32_native else "python"
