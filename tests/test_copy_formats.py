@@ -31,7 +31,7 @@ from vhdfix.copy.temporaries import TEMP_MARK
 from vhdfix.copy.vhd import chs_geometry
 from vhdfix.disk import Container, ContainerInfo, open_disk
 from vhdfix.disk.image_file import ImageFile
-from vhdfix.disk.vhd_format import FOOTER_CHECKSUM_OFFSET, c_vhd, vhd_checksum
+from vhdfix.disk.vhd_format import DYNAMIC_DISK_HEADER, FOOTER_CHECKSUM_OFFSET, HARD_DISK_FOOTER, vhd_checksum
 from vhdfix.disk.vhdx import VhdxDisk
 from vhdfix.disk.vhdx_format import (
     BAT_STATE_MASK,
@@ -55,8 +55,8 @@ def check_fixed_vhd(path: Path, virtual_size: int) -> None:
     size = -(-virtual_size // MiB) * MiB
     assert path.stat().st_size == size + 512
     raw = path.read_bytes()[-512:]
-    footer = c_vhd.hard_disk_footer(raw)
-    assert bytes(footer.cookie) == b"conectix"
+    footer = HARD_DISK_FOOTER.parse(raw)
+    assert footer.cookie == b"conectix"
     assert footer.disk_type == 2
     assert footer.data_offset == 0xFFFFFFFFFFFFFFFF
     assert footer.current_size == footer.original_size == size
@@ -68,10 +68,10 @@ def check_fixed_vhd(path: Path, virtual_size: int) -> None:
 def check_dynamic_vhd(path: Path, content: bytes) -> None:
     data = path.read_bytes()
     assert data[:512] == data[-512:], "the footer copy at offset 0 differs from the footer"
-    footer = c_vhd.hard_disk_footer(data[-512:])
+    footer = HARD_DISK_FOOTER.parse(data[-512:])
     assert footer.disk_type == 3 and footer.checksum == vhd_checksum(data[-512:], FOOTER_CHECKSUM_OFFSET)
-    header = c_vhd.dynamic_disk_header(data[footer.data_offset:footer.data_offset + 1024])
-    assert bytes(header.cookie) == b"cxsparse"
+    header = DYNAMIC_DISK_HEADER.parse(data, footer.data_offset)
+    assert header.cookie == b"cxsparse"
     assert header.checksum == vhd_checksum(data[footer.data_offset:footer.data_offset + 1024], 36)
     block_size = header.block_size
     assert block_size == 2 * MiB and header.max_table_entries == -(-footer.current_size // block_size)

@@ -28,7 +28,7 @@ from vhdfix.copy.writer import FlatWriter
 from vhdfix.diagnosis import RemedyStep
 from vhdfix.disk import Container, open_disk
 from vhdfix.disk.image_file import ImageFile
-from vhdfix.disk.vhd_format import c_vhd
+from vhdfix.disk.vhd_format import HARD_DISK_FOOTER
 from vhdfix.partitions import PartitionTable, read_partition_table
 from vhdfix.plan import BytePatch, PlanStep, WritePlan
 from vhdfix.registry import hive as hive_module
@@ -106,7 +106,7 @@ def test_repair_each_sample_into_each_format(kind: str, fmt: str, samples: Path,
 def test_a_differencing_chain_becomes_one_standalone_image(tmp_path: Path) -> None:
     base = Path(shutil.copy(sample(f"{PA}.vhd", tmp_path), tmp_path / "base.vhd"))
     with ImageFile(base) as image:
-        unique_id = bytes(c_vhd.hard_disk_footer(image.read_at(image.size - 512, 512)).unique_id)
+        unique_id = HARD_DISK_FOOTER.parse(image.read_at(image.size - 512, 512)).unique_id
     size = open_disk(base).virtual_size
     write_vhd(tmp_path / "child.vhd", VhdSpec(size, b"K" * 16, {}, unique_id, "base.vhd"))
     digests = sha256(base), sha256(tmp_path / "child.vhd")
@@ -213,7 +213,7 @@ def test_an_existing_output_needs_force(tmp_path: Path) -> None:
 def test_the_input_and_its_parents_are_never_the_output(tmp_path: Path) -> None:
     base = Path(shutil.copy(sample(f"{PA}.vhd", tmp_path), tmp_path / "base.vhd"))
     with ImageFile(base) as image:
-        unique_id = bytes(c_vhd.hard_disk_footer(image.read_at(image.size - 512, 512)).unique_id)
+        unique_id = HARD_DISK_FOOTER.parse(image.read_at(image.size - 512, 512)).unique_id
     write_vhd(tmp_path / "child.vhd", VhdSpec(8 << 20, b"K" * 16, {}, unique_id, "base.vhd"))
     (tmp_path / "link.vhd").symlink_to(tmp_path / "child.vhd")
     digests = sha256(base), sha256(tmp_path / "child.vhd")

@@ -13,7 +13,7 @@ from tests.support.vhdx_builder import MiB
 from vhdfix.copy import resolve_target
 from vhdfix.disk import Container, open_disk
 from vhdfix.disk.image_file import ImageFile
-from vhdfix.disk.vhd_format import c_vhd
+from vhdfix.disk.vhd_format import HARD_DISK_FOOTER
 from vhdfix.plan import BytePatch
 
 FORMATS = ("same", "vhd-fixed", "vhd-dynamic", "vhdx", "raw")
@@ -70,7 +70,7 @@ def build_inputs(folder: Path) -> dict[str, Input]:
     chain.mkdir()
     base = shutil.copy(inputs["vhd-dynamic"].path, chain / "base.vhd")
     with ImageFile(base) as image:
-        unique_id = bytes(c_vhd.hard_disk_footer(image.read_at(image.size - 512, 512)).unique_id)
+        unique_id = HARD_DISK_FOOTER.parse(image.read_at(image.size - 512, 512)).unique_id
     parent = inputs["vhd-dynamic"].content
     sectors = {5000: b"\x42" * SECTOR, 5001: parent[5001 * SECTOR:5002 * SECTOR], 16000: bytes(SECTOR)}
     sectors.update({number: parent[number * SECTOR:(number + 1) * SECTOR] for number in range(6398, 6410)})

@@ -21,14 +21,15 @@ from vhdfix.disk.vhd_format import (
     DISK_TYPE_DYNAMIC,
     DISK_TYPE_FIXED,
     DYNAMIC_COOKIE,
+    DYNAMIC_DISK_HEADER,
     DYNAMIC_HEADER_CHECKSUM_OFFSET,
     DYNAMIC_HEADER_SIZE,
     FIXED_DATA_OFFSET,
     FOOTER_CHECKSUM_OFFSET,
     FOOTER_COOKIE,
     FOOTER_SIZE,
+    HARD_DISK_FOOTER,
     SECTOR,
-    c_vhd,
     vhd_checksum,
 )
 
@@ -75,12 +76,12 @@ def chs_geometry(size: int) -> tuple[int, int, int]:
 def footer(disk_type: int, size: int, data_offset: int, unique_id: bytes) -> bytes:
     """A hard disk footer with its checksum; ``size`` is both the original and the current size."""
     cylinders, heads, sectors = chs_geometry(size)
-    raw = bytearray(c_vhd.hard_disk_footer(
+    raw = bytearray(HARD_DISK_FOOTER.pack(
         cookie=FOOTER_COOKIE, features=FEATURES_RESERVED, file_format_version=FILE_FORMAT_VERSION,
         data_offset=data_offset, time_stamp=max(0, int(time.time()) - VHD_EPOCH) & 0xFFFFFFFF,
         creator_application=CREATOR_APPLICATION, creator_version=CREATOR_VERSION, creator_host_os=CREATOR_HOST_OS,
         original_size=size, current_size=size, disk_geometry=cylinders << 16 | heads << 8 | sectors,
-        disk_type=disk_type, unique_id=unique_id).dumps())
+        disk_type=disk_type, unique_id=unique_id))
     struct.pack_into(">I", raw, FOOTER_CHECKSUM_OFFSET, vhd_checksum(bytes(raw), FOOTER_CHECKSUM_OFFSET))
     return bytes(raw)
 
@@ -122,9 +123,9 @@ class DynamicVhdWriter(ImageWriter):
 
     def finish(self) -> None:
         tail = footer(DISK_TYPE_DYNAMIC, self.virtual_size, DYNAMIC_HEADER_OFFSET, uuid.uuid4().bytes)
-        header = bytearray(c_vhd.dynamic_disk_header(
+        header = bytearray(DYNAMIC_DISK_HEADER.pack(
             cookie=DYNAMIC_COOKIE, data_offset=FIXED_DATA_OFFSET, table_offset=BAT_OFFSET,
-            header_version=HEADER_VERSION, max_table_entries=self.blocks, block_size=self.block_size).dumps())
+            header_version=HEADER_VERSION, max_table_entries=self.blocks, block_size=self.block_size))
         struct.pack_into(">I", header, DYNAMIC_HEADER_CHECKSUM_OFFSET,
                          vhd_checksum(bytes(header), DYNAMIC_HEADER_CHECKSUM_OFFSET))
         table = array("I", self.bat)

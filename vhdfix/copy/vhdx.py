@@ -33,8 +33,11 @@ from vhdfix.disk.vhdx_format import (
     BAT_REGION_GUID,
     BAT_STATE_MASK,
     CHUNK_SECTORS,
+    FILE_IDENTIFIER,
     FILE_IDENTIFIER_SIGNATURE,
+    FILE_PARAMETERS,
     FILE_PARAMETERS_GUID,
+    HEADER,
     HEADER_CHECKSUM_OFFSET,
     HEADER_OFFSETS,
     HEADER_SIGNATURE,
@@ -43,6 +46,8 @@ from vhdfix.disk.vhdx_format import (
     LOGICAL_SECTOR_SIZE_GUID,
     METADATA_IS_REQUIRED,
     METADATA_REGION_GUID,
+    METADATA_TABLE_ENTRY,
+    METADATA_TABLE_HEADER,
     METADATA_TABLE_SIGNATURE,
     METADATA_TABLE_SIZE,
     PAYLOAD_BLOCK_FULLY_PRESENT,
@@ -50,6 +55,8 @@ from vhdfix.disk.vhdx_format import (
     PHYSICAL_SECTOR_SIZE_GUID,
     REGION_REQUIRED,
     REGION_TABLE_CHECKSUM_OFFSET,
+    REGION_TABLE_ENTRY,
+    REGION_TABLE_HEADER,
     REGION_TABLE_OFFSETS,
     REGION_TABLE_SIGNATURE,
     REGION_TABLE_SIZE,
@@ -57,7 +64,6 @@ from vhdfix.disk.vhdx_format import (
     VIRTUAL_DISK_ID_GUID,
     VIRTUAL_DISK_SIZE_GUID,
     MiB,
-    c_vhdx,
 )
 from vhdfix.version import __version__
 
@@ -81,28 +87,27 @@ def _with_crc(raw: bytearray, checksum_offset: int) -> bytes:
 
 
 def file_identifier() -> bytes:
-    return c_vhdx.file_identifier(signature=FILE_IDENTIFIER_SIGNATURE,
-                                  creator=f"vhdfix {__version__}".encode("utf-16-le")).dumps()
+    creator = f"vhdfix {__version__}".encode("utf-16-le")
+    return FILE_IDENTIFIER.pack(signature=FILE_IDENTIFIER_SIGNATURE, creator=creator)
 
 
 def header(sequence_number: int, file_write_guid: uuid.UUID, data_write_guid: uuid.UUID) -> bytes:
     """A header with no log to replay (LogGuid zero, §2.2.2)."""
-    raw = c_vhdx.header(signature=HEADER_SIGNATURE, sequence_number=sequence_number,
-                        file_write_guid=file_write_guid.bytes_le, data_write_guid=data_write_guid.bytes_le,
-                        log_guid=bytes(16), log_version=LOG_VERSION, version=HEADER_VERSION,
-                        log_length=LOG_LENGTH, log_offset=LOG_OFFSET).dumps()
+    raw = HEADER.pack(signature=HEADER_SIGNATURE, sequence_number=sequence_number,
+                      file_write_guid=file_write_guid.bytes_le, data_write_guid=data_write_guid.bytes_le,
+                      log_guid=bytes(16), log_version=LOG_VERSION, version=HEADER_VERSION,
+                      log_length=LOG_LENGTH, log_offset=LOG_OFFSET)
     return _with_crc(bytearray(raw), HEADER_CHECKSUM_OFFSET)
 
 
 def region_table(bat_length: int) -> bytes:
     raw = bytearray(REGION_TABLE_SIZE)
-    table = c_vhdx.region_table_header(signature=REGION_TABLE_SIGNATURE, entry_count=2).dumps()
+    table = REGION_TABLE_HEADER.pack(signature=REGION_TABLE_SIGNATURE, entry_count=2)
     raw[:len(table)] = table
     at = len(table)
     for guid, offset, length in ((BAT_REGION_GUID, BAT_OFFSET, bat_length),
                                  (METADATA_REGION_GUID, METADATA_OFFSET, METADATA_LENGTH)):
-        entry = c_vhdx.region_table_entry(guid=guid.bytes_le, file_offset=offset, length=length,
-                                          flags=REGION_REQUIRED).dumps()
+        entry = REGION_TABLE_ENTRY.pack(guid=guid.bytes_le, file_offset=offset, length=length, flags=REGION_REQUIRED)
         raw[at:at + len(entry)] = entry
         at += len(entry)
     return _with_crc(raw, REGION_TABLE_CHECKSUM_OFFSET)
@@ -114,20 +119,19 @@ def metadata_region(block_size: int, fixed: bool, virtual_size: int, logical: in
     required = METADATA_IS_REQUIRED
     disk_item = METADATA_IS_REQUIRED | METADATA_IS_VIRTUAL_DISK
     items = [
-        (FILE_PARAMETERS_GUID, c_vhdx.file_parameters(block_size=block_size,
-                                                      flags=LEAVE_BLOCK_ALLOCATED if fixed else 0).dumps(), required),
+        (FILE_PARAMETERS_GUID, FILE_PARAMETERS.pack(block_size=block_size, flags=LEAVE_BLOCK_ALLOCATED if fixed else 0),
+         required),
         (VIRTUAL_DISK_SIZE_GUID, struct.pack("<Q", virtual_size), disk_item),
         (VIRTUAL_DISK_ID_GUID, disk_id.bytes_le, disk_item),
         (LOGICAL_SECTOR_SIZE_GUID, struct.pack("<I", logical), disk_item),
         (PHYSICAL_SECTOR_SIZE_GUID, struct.pack("<I", physical), disk_item),
     ]
     raw = bytearray(METADATA_TABLE_SIZE + sum(len(value) for _, value, _ in items))
-    table = c_vhdx.metadata_table_header(signature=METADATA_TABLE_SIGNATURE, entry_count=len(items)).dumps()
+    table = METADATA_TABLE_HEADER.pack(signature=METADATA_TABLE_SIGNATURE, entry_count=len(items))
     raw[:len(table)] = table
     at, cursor = len(table), METADATA_TABLE_SIZE  # §2.6.1.2: items lie at least 64 KiB into the region
     for guid, value, flags in items:
-        entry = c_vhdx.metadata_table_entry(item_id=guid.bytes_le, offset=cursor, length=len(value),
-                                            flags=flags).dumps()
+        entry = METADATA_TABLE_ENTRY.pack(item_id=guid.bytes_le, offset=cursor, length=len(value), flags=flags)
         raw[at:at + len(entry)] = entry
         raw[cursor:cursor + len(value)] = value
         at += len(entry)

@@ -23,17 +23,19 @@ from vhdfix.disk.vhd_format import (
     DISK_TYPE_FIXED,
     DISK_TYPE_NAMES,
     DYNAMIC_COOKIE,
+    DYNAMIC_DISK_HEADER,
     DYNAMIC_HEADER_CHECKSUM_OFFSET,
     DYNAMIC_HEADER_SIZE,
     FIXED_DATA_OFFSET,
     FOOTER_CHECKSUM_OFFSET,
     FOOTER_COOKIE,
     FOOTER_SIZE,
+    HARD_DISK_FOOTER,
     SECTOR,
-    c_vhd,
     vhd_checksum,
 )
 from vhdfix.errors import BadChecksum, CorruptContainer, NotADiskImage, ParentMismatch, Truncated
+from vhdfix.layout import Record
 
 if TYPE_CHECKING:
     from vhdfix.disk.opener import ChainOpener
@@ -54,7 +56,7 @@ def _checksum_problem(raw: bytes, offset: int) -> str | None:
     return None if stored == computed else f"stored 0x{stored:08x}, computed 0x{computed:08x}"
 
 
-def read_footer(image: ImageFile) -> tuple[c_vhd.hard_disk_footer, int, list[str]]:
+def read_footer(image: ImageFile) -> tuple[Record, int, list[str]]:
     """The footer to trust, the file offset where the data area ends, and warnings.
 
     A copy with a valid checksum wins: the trailing footer, else the copy at
@@ -73,14 +75,14 @@ def read_footer(image: ImageFile) -> tuple[c_vhd.hard_disk_footer, int, list[str
     head = image.read_at(0, FOOTER_SIZE)
     tail_ok = tail.startswith(FOOTER_COOKIE)
     head_ok = len(head) == FOOTER_SIZE and head.startswith(FOOTER_COOKIE) and \
-        c_vhd.hard_disk_footer(head).disk_type in (DISK_TYPE_DYNAMIC, DISK_TYPE_DIFFERENCING)
+        HARD_DISK_FOOTER.parse(head).disk_type in (DISK_TYPE_DYNAMIC, DISK_TYPE_DIFFERENCING)
     data_end = tail_at if tail_ok else image.size
 
     if tail_ok and _checksum_problem(tail, FOOTER_CHECKSUM_OFFSET) is None:
-        return c_vhd.hard_disk_footer(tail), data_end, []
+        return HARD_DISK_FOOTER.parse(tail), data_end, []
     if head_ok and _checksum_problem(head, FOOTER_CHECKSUM_OFFSET) is None:
         reason = "checksum mismatch" if tail_ok else "no 'conectix' cookie"
-        return c_vhd.hard_disk_footer(head), data_end, [
+        return HARD_DISK_FOOTER.parse(head), data_end, [
             f"{name}: the trailing VHD footer is damaged ({reason}); using the copy at offset 0"]
     if not tail_ok and not head_ok:
         raise NotADiskImage(f"{name}: not a VHD (no valid footer)")
@@ -88,7 +90,7 @@ def read_footer(image: ImageFile) -> tuple[c_vhd.hard_disk_footer, int, list[str
     if tail_ok and head_ok and tail != head:
         raise BadChecksum(f"{name}: both VHD footer copies fail their checksum and disagree")
     problem = _checksum_problem(chosen, FOOTER_CHECKSUM_OFFSET)
-    return c_vhd.hard_disk_footer(chosen), data_end, [f"{name}: VHD footer checksum mismatch ({problem}); "
+    return HARD_DISK_FOOTER.parse(chosen), data_end, [f"{name}: VHD footer checksum mismatch ({problem}); "
                                                       "its fields are consistent, so it is used"]
 
 
@@ -104,7 +106,7 @@ class FixedVhd(Container):
 class SparseVhd(Container):
     """A dynamic or differencing VHD: a BAT of blocks, each a sector bitmap then data."""
 
-    def __init__(self, image: ImageFile, info: ContainerInfo, header: c_vhd.dynamic_disk_header,
+    def __init__(self, image: ImageFile, info: ContainerInfo, header: Record,
                  bat: tuple[int, ...], parent: Container | None) -> None:
         super().__init__(image, info, parent)
         self.header = header
@@ -185,11 +187,11 @@ class SparseVhd(Container):
         return bytes(out)
 
 
-def _parent_hints(image: ImageFile, header: c_vhd.dynamic_disk_header, data_end: int) -> ParentHints:
+def _parent_hints(image: ImageFile, header: Record, data_end: int) -> ParentHints:
     hints = ParentHints()
-    name = bytes(header.parent_unicode_name).decode("utf-16-be", "replace").split("\0", 1)[0].strip()
+    name = header.parent_unicode_name.decode("utf-16-be", "replace").split("\0", 1)[0].strip()
     for entry in header.parent_locator_entries:
-        code = bytes(entry.platform_code)
+        code = entry.platform_code
         if code not in (b"W2ru", b"W2ku") or entry.platform_data_length == 0:
             continue
         if entry.platform_data_length > MAX_LOCATOR_BYTES or \
@@ -226,7 +228,7 @@ def open_vhd(image: ImageFile, opener: ChainOpener, depth: int) -> Container:
     raw = image.read_exact(header_at, DYNAMIC_HEADER_SIZE, "dynamic disk header")
     if not raw.startswith(DYNAMIC_COOKIE):
         raise CorruptContainer(f"{name}: dynamic disk header has no 'cxsparse' cookie")
-    header = c_vhd.dynamic_disk_header(raw)
+    header = DYNAMIC_DISK_HEADER.parse(raw)
     problem = _checksum_problem(raw, DYNAMIC_HEADER_CHECKSUM_OFFSET)
     if problem is not None:
         # Every field used below is bounds-checked, so a wrong checksum alone is reported, not fatal.
@@ -253,7 +255,7 @@ def open_vhd(image: ImageFile, opener: ChainOpener, depth: int) -> Container:
     parent = None
     if kind == DISK_TYPE_DIFFERENCING:
         hints = _parent_hints(image, header, data_end)
-        expected = bytes(header.parent_unique_id)
+        expected = header.parent_unique_id
         parent = opener.open_parent(image.path, depth, hints)
         identity = parent_identity(parent)
         if identity != expected:
@@ -271,4 +273,4 @@ def parent_identity(container: Container) -> bytes | None:
     if container.info.format != "vhd":
         return None
     footer, _, _ = read_footer(container.image)
-    return bytes(footer.unique_id)
+    return footer.unique_id

@@ -7,54 +7,50 @@ All fields are big-endian.
 
 from __future__ import annotations
 
-from dissect.cstruct import cstruct
+from vhdfix.layout import Layout
 
-VHD_DEFINITIONS = """
-struct hard_disk_footer {
-    char        cookie[8];              /* "conectix" */
-    uint32      features;
-    uint32      file_format_version;
-    uint64      data_offset;            /* 0xFFFFFFFFFFFFFFFF for fixed disks */
-    uint32      time_stamp;
-    char        creator_application[4];
-    uint32      creator_version;
-    char        creator_host_os[4];
-    uint64      original_size;
-    uint64      current_size;
-    uint32      disk_geometry;
-    uint32      disk_type;
-    uint32      checksum;
-    char        unique_id[16];
-    uint8       saved_state;
-    char        reserved[427];
-};
+HARD_DISK_FOOTER = Layout("hard_disk_footer", [
+    ("cookie", "8s"),  # "conectix"
+    ("features", "I"),
+    ("file_format_version", "I"),
+    ("data_offset", "Q"),  # 0xFFFFFFFFFFFFFFFF for fixed disks
+    ("time_stamp", "I"),
+    ("creator_application", "4s"),
+    ("creator_version", "I"),
+    ("creator_host_os", "4s"),
+    ("original_size", "Q"),
+    ("current_size", "Q"),
+    ("disk_geometry", "I"),
+    ("disk_type", "I"),
+    ("checksum", "I"),
+    ("unique_id", "16s"),
+    ("saved_state", "B"),
+    ("reserved", "427s"),
+], byte_order=">")
 
-struct parent_locator_entry {
-    char        platform_code[4];       /* "W2ru", "W2ku", ... */
-    uint32      platform_data_space;    /* sectors */
-    uint32      platform_data_length;   /* bytes */
-    uint32      reserved;
-    uint64      platform_data_offset;   /* absolute file offset */
-};
+PARENT_LOCATOR_ENTRY = Layout("parent_locator_entry", [
+    ("platform_code", "4s"),  # "W2ru", "W2ku", ...
+    ("platform_data_space", "I"),  # sectors
+    ("platform_data_length", "I"),  # bytes
+    ("reserved", "I"),
+    ("platform_data_offset", "Q"),  # absolute file offset
+], byte_order=">")
 
-struct dynamic_disk_header {
-    char        cookie[8];              /* "cxsparse" */
-    uint64      data_offset;
-    uint64      table_offset;
-    uint32      header_version;
-    uint32      max_table_entries;
-    uint32      block_size;
-    uint32      checksum;
-    char        parent_unique_id[16];
-    uint32      parent_time_stamp;
-    uint32      reserved1;
-    char        parent_unicode_name[512];   /* UTF-16 big-endian */
-    parent_locator_entry parent_locator_entries[8];
-    char        reserved2[256];
-};
-"""
-
-c_vhd = cstruct(endian=">").load(VHD_DEFINITIONS)
+DYNAMIC_DISK_HEADER = Layout("dynamic_disk_header", [
+    ("cookie", "8s"),  # "cxsparse"
+    ("data_offset", "Q"),
+    ("table_offset", "Q"),
+    ("header_version", "I"),
+    ("max_table_entries", "I"),
+    ("block_size", "I"),
+    ("checksum", "I"),
+    ("parent_unique_id", "16s"),
+    ("parent_time_stamp", "I"),
+    ("reserved1", "I"),
+    ("parent_unicode_name", "512s"),  # UTF-16 big-endian
+    ("parent_locator_entries", (PARENT_LOCATOR_ENTRY, 8)),
+    ("reserved2", "256s"),
+], byte_order=">")
 
 FOOTER_COOKIE = b"conectix"
 DYNAMIC_COOKIE = b"cxsparse"

@@ -29,8 +29,10 @@ from vhdfix.disk.vhdx_format import (
     BAT_STATE_MASK,
     CHUNK_SECTORS,
     FILE_IDENTIFIER_SIGNATURE,
+    FILE_PARAMETERS,
     FILE_PARAMETERS_GUID,
     HAS_PARENT,
+    HEADER,
     HEADER_CHECKSUM_OFFSET,
     HEADER_OFFSETS,
     HEADER_SECTION_SIZE,
@@ -43,12 +45,16 @@ from vhdfix.disk.vhdx_format import (
     METADATA_IS_REQUIRED,
     METADATA_ITEM_MAX_LENGTH,
     METADATA_REGION_GUID,
+    METADATA_TABLE_ENTRY,
+    METADATA_TABLE_HEADER,
     METADATA_TABLE_MAX_ENTRIES,
     METADATA_TABLE_SIGNATURE,
     METADATA_TABLE_SIZE,
     MIN_BLOCK_SIZE,
+    PARENT_LOCATOR_ENTRY,
     PARENT_LOCATOR_ENTRY_SIZE,
     PARENT_LOCATOR_GUID,
+    PARENT_LOCATOR_HEADER,
     PARENT_LOCATOR_HEADER_SIZE,
     PAYLOAD_BLOCK_FULLY_PRESENT,
     PAYLOAD_BLOCK_NOT_PRESENT,
@@ -60,6 +66,8 @@ from vhdfix.disk.vhdx_format import (
     REGION_ALIGNMENT,
     REGION_REQUIRED,
     REGION_TABLE_CHECKSUM_OFFSET,
+    REGION_TABLE_ENTRY,
+    REGION_TABLE_HEADER,
     REGION_TABLE_MAX_ENTRIES,
     REGION_TABLE_OFFSETS,
     REGION_TABLE_SIGNATURE,
@@ -72,7 +80,6 @@ from vhdfix.disk.vhdx_format import (
     VIRTUAL_DISK_ID_GUID,
     VIRTUAL_DISK_SIZE_GUID,
     MiB,
-    c_vhdx,
 )
 from vhdfix.disk.vhdx_log import VhdxFileView, replay_log
 from vhdfix.errors import (
@@ -83,6 +90,7 @@ from vhdfix.errors import (
     Truncated,
     UnsupportedFormat,
 )
+from vhdfix.layout import Record
 
 if TYPE_CHECKING:
     from vhdfix.disk.opener import ChainOpener
@@ -135,16 +143,16 @@ def _header_problem(raw: bytes) -> str | None:
     return None
 
 
-def read_headers(image: ImageFile) -> tuple[c_vhdx.header, int, list[str]]:
+def read_headers(image: ImageFile) -> tuple[Record, int, list[str]]:
     """The current header (§2.2.2: the valid one with the higher SequenceNumber), its slot, and warnings."""
     name = image.path.name
-    valid: list[tuple[int, c_vhdx.header]] = []
+    valid: list[tuple[int, Record]] = []
     problems: list[str] = []
     for slot, offset in enumerate(HEADER_OFFSETS, 1):
         raw = image.read_exact(offset, HEADER_SIZE, f"VHDX header {slot}")
         problem = _header_problem(raw)
         if problem is None:
-            valid.append((slot, c_vhdx.header(raw)))
+            valid.append((slot, HEADER.parse(raw)))
         else:
             problems.append(f"header {slot} ({problem})")
     if not valid:
@@ -160,22 +168,16 @@ def _parse_region_table(raw: bytes) -> list[VhdxRegion] | str:
     """The entries of one region table, or why it is invalid."""
     if raw[:4] != REGION_TABLE_SIGNATURE:
         return "no 'regi' signature"
-    table = c_vhdx.region_table_header(raw[:len(c_vhdx.region_table_header)])
+    table = REGION_TABLE_HEADER.parse(raw)
     if table.checksum != checksum_with_field_zeroed(raw, REGION_TABLE_CHECKSUM_OFFSET):
         return "checksum mismatch"
     if table.entry_count > REGION_TABLE_MAX_ENTRIES:
         return f"{table.entry_count} entries"
-    entry_size = len(c_vhdx.region_table_entry)
-    regions = []
-    for index in range(table.entry_count):
-        at = len(c_vhdx.region_table_header) + index * entry_size
-        entry = c_vhdx.region_table_entry(raw[at:at + entry_size])
-        regions.append(VhdxRegion(UUID(bytes_le=bytes(entry.guid)), entry.file_offset, entry.length,
-                                  bool(entry.flags & REGION_REQUIRED)))
-    return regions
+    return [VhdxRegion(UUID(bytes_le=entry.guid), entry.file_offset, entry.length, bool(entry.flags & REGION_REQUIRED))
+            for entry in REGION_TABLE_ENTRY.parse_array(raw, table.entry_count, len(REGION_TABLE_HEADER))]
 
 
-def read_region_table(view: VhdxFileView, header: c_vhdx.header) -> tuple[dict[UUID, VhdxRegion], list[str]]:
+def read_region_table(view: VhdxFileView, header: Record) -> tuple[dict[UUID, VhdxRegion], list[str]]:
     """Region table 1, or table 2 when table 1 is damaged (§2.2.3); regions checked for bounds."""
     name = view.image.path.name
     tables = []
@@ -231,16 +233,14 @@ def _metadata_item(view: VhdxFileView, region: VhdxRegion, items: dict[UUID, tup
 
 def _parent_locator(raw: bytes, name: str) -> dict[str, str]:
     """Key/value pairs of the VHDX parent locator (§2.6.2.6)."""
-    header = c_vhdx.parent_locator_header(raw[:PARENT_LOCATOR_HEADER_SIZE])
-    if UUID(bytes_le=bytes(header.locator_type)) != VHDX_PARENT_LOCATOR_TYPE:
-        raise UnsupportedFormat(f"{name}: unknown VHDX parent locator type "
-                                f"{UUID(bytes_le=bytes(header.locator_type))}")
+    header = PARENT_LOCATOR_HEADER.parse(raw)
+    if UUID(bytes_le=header.locator_type) != VHDX_PARENT_LOCATOR_TYPE:
+        raise UnsupportedFormat(f"{name}: unknown VHDX parent locator type {UUID(bytes_le=header.locator_type)}")
     if PARENT_LOCATOR_HEADER_SIZE + header.key_value_count * PARENT_LOCATOR_ENTRY_SIZE > len(raw):
         raise CorruptContainer(f"{name}: VHDX parent locator entries run past the item")
     pairs: dict[str, str] = {}
     for index in range(header.key_value_count):
-        at = PARENT_LOCATOR_HEADER_SIZE + index * PARENT_LOCATOR_ENTRY_SIZE
-        entry = c_vhdx.parent_locator_entry(raw[at:at + PARENT_LOCATOR_ENTRY_SIZE])
+        entry = PARENT_LOCATOR_ENTRY.parse(raw, PARENT_LOCATOR_HEADER_SIZE + index * PARENT_LOCATOR_ENTRY_SIZE)
         fields = []
         for offset, length in ((entry.key_offset, entry.key_length), (entry.value_offset, entry.value_length)):
             if offset + length > len(raw) or length % 2:
@@ -260,17 +260,14 @@ def read_metadata(view: VhdxFileView, region: VhdxRegion) -> VhdxMetadata:
     """The metadata table (§2.6.1) and the items vhdfix needs, all checked."""
     name = view.image.path.name
     raw = view.read_exact(region.file_offset, METADATA_TABLE_SIZE, "VHDX metadata table")
-    table = c_vhdx.metadata_table_header(raw[:len(c_vhdx.metadata_table_header)])
-    if bytes(table.signature) != METADATA_TABLE_SIGNATURE:
+    table = METADATA_TABLE_HEADER.parse(raw)
+    if table.signature != METADATA_TABLE_SIGNATURE:
         raise CorruptContainer(f"{name}: VHDX metadata table has no 'metadata' signature")
     if table.entry_count > METADATA_TABLE_MAX_ENTRIES:
         raise CorruptContainer(f"{name}: VHDX metadata table claims {table.entry_count} entries")
-    entry_size = len(c_vhdx.metadata_table_entry)
     items: dict[UUID, tuple[int, int]] = {}
-    for index in range(table.entry_count):
-        at = len(c_vhdx.metadata_table_header) + index * entry_size
-        entry = c_vhdx.metadata_table_entry(raw[at:at + entry_size])
-        guid = UUID(bytes_le=bytes(entry.item_id))
+    for entry in METADATA_TABLE_ENTRY.parse_array(raw, table.entry_count, len(METADATA_TABLE_HEADER)):
+        guid = UUID(bytes_le=entry.item_id)
         if guid in items:
             raise CorruptContainer(f"{name}: VHDX metadata item {guid} is listed twice")
         if guid not in KNOWN_METADATA and entry.flags & METADATA_IS_REQUIRED:
@@ -280,8 +277,8 @@ def read_metadata(view: VhdxFileView, region: VhdxRegion) -> VhdxMetadata:
             raise CorruptContainer(f"{name}: VHDX metadata item {guid} lies outside the metadata region")
         items[guid] = (entry.offset, entry.length)
 
-    parameters = c_vhdx.file_parameters(_metadata_item(view, region, items, FILE_PARAMETERS_GUID,
-                                                       "file parameters", 8)[:8])
+    parameters = FILE_PARAMETERS.parse(_metadata_item(view, region, items, FILE_PARAMETERS_GUID, "file parameters",
+                                                      len(FILE_PARAMETERS)))
     size = struct.unpack("<Q", _metadata_item(view, region, items, VIRTUAL_DISK_SIZE_GUID,
                                               "virtual disk size", 8)[:8])[0]
     disk_id = UUID(bytes_le=_metadata_item(view, region, items, VIRTUAL_DISK_ID_GUID, "virtual disk id", 16)[:16])
@@ -339,7 +336,7 @@ class VhdxDisk(Container):
     """A VHDX disk. For the future writer: :meth:`file_extent`, ``block_size``, ``header``, ``header_slot``,
     ``regions`` and ``log_replayed_entries``."""
 
-    def __init__(self, image: ImageFile, info: ContainerInfo, view: VhdxFileView, header: c_vhdx.header,
+    def __init__(self, image: ImageFile, info: ContainerInfo, view: VhdxFileView, header: Record,
                  header_slot: int, regions: dict[UUID, VhdxRegion], metadata: VhdxMetadata) -> None:
         super().__init__(image, info)
         self.view = view
@@ -527,7 +524,7 @@ def _open_parent(disk: VhdxDisk, opener: ChainOpener, depth: int) -> Container:
         if not isinstance(parent, VhdxDisk):
             raise ParentMismatch(f"{name}: parent {parent_name} is {parent.info.format.upper()}, a VHDX child "
                                  "needs a VHDX parent")
-        identity = UUID(bytes_le=bytes(parent.header.data_write_guid))
+        identity = UUID(bytes_le=parent.header.data_write_guid)
         if identity not in accepted:
             raise ParentMismatch(f"{name}: parent {parent_name} has DataWriteGuid {identity}, the child expects "
                                  f"{' or '.join(str(guid) for guid in accepted)}")
@@ -550,7 +547,7 @@ def open_vhdx(image: ImageFile, opener: ChainOpener, depth: int) -> VhdxDisk:
     overlay = replay_log(image, header)
     if overlay is not None:
         warnings.append(f"{name}: VHDX log replayed in memory ({overlay.entries} entries)")
-    elif bytes(header.log_guid) != bytes(16):
+    elif header.log_guid != bytes(16):
         warnings.append(f"{name}: VHDX log has no valid entries; nothing to replay")
     view = VhdxFileView(image, overlay)
     regions, region_warnings = read_region_table(view, header)

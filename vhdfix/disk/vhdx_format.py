@@ -9,124 +9,120 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from dissect.cstruct import cstruct
+from vhdfix.layout import Layout
 
-VHDX_DEFINITIONS = """
-/* §2.2.1 File Type Identifier (at offset 0, 64 KiB reserved) */
-struct file_identifier {
-    char        signature[8];           /* "vhdxfile" */
-    char        creator[512];           /* UTF-16LE */
-};
+# §2.2.1 File Type Identifier (at offset 0, 64 KiB reserved)
+FILE_IDENTIFIER = Layout("file_identifier", [
+    ("signature", "8s"),  # "vhdxfile"
+    ("creator", "512s"),  # UTF-16LE
+])
 
-/* §2.2.2 Headers (4 KiB each, at 64 KiB and 128 KiB) */
-struct header {
-    char        signature[4];           /* "head" */
-    uint32      checksum;               /* CRC-32C over 4 KiB, this field zero */
-    uint64      sequence_number;
-    char        file_write_guid[16];
-    char        data_write_guid[16];
-    char        log_guid[16];
-    uint16      log_version;
-    uint16      version;
-    uint32      log_length;
-    uint64      log_offset;
-    char        reserved[4016];
-};
+# §2.2.2 Headers (4 KiB each, at 64 KiB and 128 KiB)
+HEADER = Layout("header", [
+    ("signature", "4s"),  # "head"
+    ("checksum", "I"),  # CRC-32C over 4 KiB, this field zero
+    ("sequence_number", "Q"),
+    ("file_write_guid", "16s"),
+    ("data_write_guid", "16s"),
+    ("log_guid", "16s"),
+    ("log_version", "H"),
+    ("version", "H"),
+    ("log_length", "I"),
+    ("log_offset", "Q"),
+    ("reserved", "4016s"),
+])
 
-/* §2.2.3 Region Table (64 KiB each, at 192 KiB and 256 KiB) */
-struct region_table_header {
-    char        signature[4];           /* "regi" */
-    uint32      checksum;               /* CRC-32C over 64 KiB, this field zero */
-    uint32      entry_count;
-    uint32      reserved;
-};
+# §2.2.3 Region Table (64 KiB each, at 192 KiB and 256 KiB)
+REGION_TABLE_HEADER = Layout("region_table_header", [
+    ("signature", "4s"),  # "regi"
+    ("checksum", "I"),  # CRC-32C over 64 KiB, this field zero
+    ("entry_count", "I"),
+    ("reserved", "I"),
+])
 
-struct region_table_entry {
-    char        guid[16];
-    uint64      file_offset;
-    uint32      length;
-    uint32      flags;                  /* bit 0: Required */
-};
+REGION_TABLE_ENTRY = Layout("region_table_entry", [
+    ("guid", "16s"),
+    ("file_offset", "Q"),
+    ("length", "I"),
+    ("flags", "I"),  # bit 0: Required
+])
 
-/* §2.3.1.1 Entry Header */
-struct log_entry_header {
-    char        signature[4];           /* "loge" */
-    uint32      checksum;               /* CRC-32C over entry_length bytes, this field zero */
-    uint32      entry_length;
-    uint32      tail;
-    uint64      sequence_number;
-    uint32      descriptor_count;
-    uint32      reserved;
-    char        log_guid[16];
-    uint64      flushed_file_offset;
-    uint64      last_file_offset;
-};
+# §2.3.1.1 Entry Header
+LOG_ENTRY_HEADER = Layout("log_entry_header", [
+    ("signature", "4s"),  # "loge"
+    ("checksum", "I"),  # CRC-32C over entry_length bytes, this field zero
+    ("entry_length", "I"),
+    ("tail", "I"),
+    ("sequence_number", "Q"),
+    ("descriptor_count", "I"),
+    ("reserved", "I"),
+    ("log_guid", "16s"),
+    ("flushed_file_offset", "Q"),
+    ("last_file_offset", "Q"),
+])
 
-/* §2.3.1.2 Zero Descriptor */
-struct zero_descriptor {
-    char        zero_signature[4];      /* "zero" */
-    uint32      reserved;
-    uint64      zero_length;
-    uint64      file_offset;
-    uint64      sequence_number;
-};
+# §2.3.1.2 Zero Descriptor
+ZERO_DESCRIPTOR = Layout("zero_descriptor", [
+    ("zero_signature", "4s"),  # "zero"
+    ("reserved", "I"),
+    ("zero_length", "Q"),
+    ("file_offset", "Q"),
+    ("sequence_number", "Q"),
+])
 
-/* §2.3.1.3 Data Descriptor: the sector's first 8 and last 4 bytes live here */
-struct data_descriptor {
-    char        data_signature[4];      /* "desc" */
-    char        trailing_bytes[4];
-    char        leading_bytes[8];
-    uint64      file_offset;
-    uint64      sequence_number;
-};
+# §2.3.1.3 Data Descriptor: the sector's first 8 and last 4 bytes live here
+DATA_DESCRIPTOR = Layout("data_descriptor", [
+    ("data_signature", "4s"),  # "desc"
+    ("trailing_bytes", "4s"),
+    ("leading_bytes", "8s"),
+    ("file_offset", "Q"),
+    ("sequence_number", "Q"),
+])
 
-/* §2.3.1.4 Data Sector */
-struct data_sector {
-    char        data_signature[4];      /* "data" */
-    uint32      sequence_high;
-    char        data[4084];
-    uint32      sequence_low;
-};
+# §2.3.1.4 Data Sector
+DATA_SECTOR = Layout("data_sector", [
+    ("data_signature", "4s"),  # "data"
+    ("sequence_high", "I"),
+    ("data", "4084s"),
+    ("sequence_low", "I"),
+])
 
-/* §2.6.1.1 Metadata Table Header (64 KiB table at the start of the metadata region) */
-struct metadata_table_header {
-    char        signature[8];           /* "metadata" */
-    uint16      reserved;
-    uint16      entry_count;
-    char        reserved2[20];
-};
+# §2.6.1.1 Metadata Table Header (64 KiB table at the start of the metadata region)
+METADATA_TABLE_HEADER = Layout("metadata_table_header", [
+    ("signature", "8s"),  # "metadata"
+    ("reserved", "H"),
+    ("entry_count", "H"),
+    ("reserved2", "20s"),
+])
 
-/* §2.6.1.2 Metadata Table Entry; offset is relative to the metadata region */
-struct metadata_table_entry {
-    char        item_id[16];
-    uint32      offset;
-    uint32      length;
-    uint32      flags;                  /* bit 0 IsUser, bit 1 IsVirtualDisk, bit 2 IsRequired */
-    uint32      reserved2;
-};
+# §2.6.1.2 Metadata Table Entry; offset is relative to the metadata region
+METADATA_TABLE_ENTRY = Layout("metadata_table_entry", [
+    ("item_id", "16s"),
+    ("offset", "I"),
+    ("length", "I"),
+    ("flags", "I"),  # bit 0 IsUser, bit 1 IsVirtualDisk, bit 2 IsRequired
+    ("reserved2", "I"),
+])
 
-/* §2.6.2.1 File Parameters */
-struct file_parameters {
-    uint32      block_size;
-    uint32      flags;                  /* bit 0 LeaveBlockAllocated, bit 1 HasParent */
-};
+# §2.6.2.1 File Parameters
+FILE_PARAMETERS = Layout("file_parameters", [
+    ("block_size", "I"),
+    ("flags", "I"),  # bit 0 LeaveBlockAllocated, bit 1 HasParent
+])
 
-/* §2.6.2.6 Parent Locator: header, then key_value_count entries */
-struct parent_locator_header {
-    char        locator_type[16];
-    uint16      reserved;
-    uint16      key_value_count;
-};
+# §2.6.2.6 Parent Locator: header, then key_value_count entries
+PARENT_LOCATOR_HEADER = Layout("parent_locator_header", [
+    ("locator_type", "16s"),
+    ("reserved", "H"),
+    ("key_value_count", "H"),
+])
 
-struct parent_locator_entry {
-    uint32      key_offset;             /* relative to the start of the locator item */
-    uint32      value_offset;
-    uint16      key_length;             /* bytes, UTF-16LE */
-    uint16      value_length;
-};
-"""
-
-c_vhdx = cstruct().load(VHDX_DEFINITIONS)
+PARENT_LOCATOR_ENTRY = Layout("parent_locator_entry", [
+    ("key_offset", "I"),  # relative to the start of the locator item
+    ("value_offset", "I"),
+    ("key_length", "H"),  # bytes, UTF-16LE
+    ("value_length", "H"),
+])
 
 KiB = 1024
 MiB = 1024 * KiB

@@ -18,21 +18,24 @@ from dataclasses import dataclass
 from vhdfix.disk.crc32c import crc32c
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.vhdx_format import (
+    DATA_DESCRIPTOR,
     DATA_DESCRIPTOR_SIGNATURE,
     DATA_SECTOR_SIGNATURE,
     HEADER_OFFSETS,
     HEADER_SIZE,
     LOG_DESCRIPTOR_SIZE,
     LOG_ENTRY_CHECKSUM_OFFSET,
+    LOG_ENTRY_HEADER,
     LOG_ENTRY_HEADER_SIZE,
     LOG_ENTRY_SIGNATURE,
     LOG_SECTOR_SIZE,
     LOG_VERSION,
     REGION_ALIGNMENT,
+    ZERO_DESCRIPTOR,
     ZERO_DESCRIPTOR_SIGNATURE,
-    c_vhdx,
 )
 from vhdfix.errors import Truncated, VhdxLogInvalid, VhdxLogPending
+from vhdfix.layout import Record
 
 HEADERS_END = HEADER_OFFSETS[1] + HEADER_SIZE  # the log may never write the file identifier or headers (§2.2.2)
 CRC_CHUNK_SECTORS = 256
@@ -100,13 +103,13 @@ class _LogScanner:
 
     def _parse(self, position: int) -> LogEntry | None:
         first = self._read(position, 1)
-        header = c_vhdx.log_entry_header(first[:LOG_ENTRY_HEADER_SIZE])
+        header = LOG_ENTRY_HEADER.parse(first)
         total_sectors, partial = divmod(header.entry_length, LOG_SECTOR_SIZE)
         descriptor_sectors = -(-(LOG_ENTRY_HEADER_SIZE + header.descriptor_count * LOG_DESCRIPTOR_SIZE)
                                // LOG_SECTOR_SIZE)
-        if (bytes(header.signature) != LOG_ENTRY_SIGNATURE or partial or total_sectors == 0
+        if (header.signature != LOG_ENTRY_SIGNATURE or partial or total_sectors == 0
                 or header.entry_length > self.length or header.sequence_number == 0
-                or bytes(header.log_guid) != self.log_guid or header.tail % LOG_SECTOR_SIZE
+                or header.log_guid != self.log_guid or header.tail % LOG_SECTOR_SIZE
                 or header.tail >= self.length or descriptor_sectors > total_sectors):
             return None
 
@@ -139,7 +142,7 @@ class _LogScanner:
                         header.flushed_file_offset, header.last_file_offset, writes)
 
     @staticmethod
-    def _descriptors(header: c_vhdx.log_entry_header, raw: bytes,
+    def _descriptors(header: Record, raw: bytes,
                      data_sectors: list[tuple[int, bytes]]) -> tuple[LoggedWrite, ...] | None:
         """The entry's writes in order, or None if a descriptor or data sector is invalid (§2.3.1.2-4)."""
         sequence = header.sequence_number
@@ -150,13 +153,13 @@ class _LogScanner:
             item = raw[at:at + LOG_DESCRIPTOR_SIZE]
             signature = item[:4]
             if signature == ZERO_DESCRIPTOR_SIGNATURE:
-                zero = c_vhdx.zero_descriptor(item)
+                zero = ZERO_DESCRIPTOR.parse(item)
                 if zero.sequence_number != sequence or zero.file_offset % LOG_SECTOR_SIZE or \
                         zero.zero_length % LOG_SECTOR_SIZE:
                     return None
                 writes.append(LoggedWrite(zero.file_offset, zero.zero_length))
             elif signature == DATA_DESCRIPTOR_SIGNATURE:
-                data = c_vhdx.data_descriptor(item)
+                data = DATA_DESCRIPTOR.parse(item)
                 if data.sequence_number != sequence or data.file_offset % LOG_SECTOR_SIZE or \
                         next_data >= len(data_sectors):
                     return None
@@ -167,7 +170,7 @@ class _LogScanner:
                         int.from_bytes(ends[8:12], "little") != sequence & 0xFFFFFFFF:
                     return None
                 writes.append(LoggedWrite(data.file_offset, LOG_SECTOR_SIZE, sector_at,
-                                          bytes(data.leading_bytes), bytes(data.trailing_bytes)))
+                                          data.leading_bytes, data.trailing_bytes))
             else:
                 return None
         return tuple(writes)
@@ -308,10 +311,10 @@ class VhdxFileView:
         return self.overlay.read(offset, length)
 
 
-def replay_log(image: ImageFile, header: c_vhdx.header) -> LogOverlay | None:
+def replay_log(image: ImageFile, header: Record) -> LogOverlay | None:
     """Replay the log of the current ``header`` in memory; None when there is nothing to replay."""
     name = image.path.name
-    log_guid = bytes(header.log_guid)
+    log_guid = header.log_guid
     if log_guid == bytes(16):
         return None
     offset, length = header.log_offset, header.log_length

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vhdfix.layout import Record
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
-from vhdfix.ntfs.ntfs_format import LOGFILE_NO_CLIENT, RESTART_VOLUME_IS_CLEAN, c_ntfs_extra
+from vhdfix.ntfs.ntfs_format import LOGFILE_NO_CLIENT, RESTART_AREA, RESTART_PAGE_HEADER, RESTART_VOLUME_IS_CLEAN
 
 DEFAULT_SYSTEM_PAGE_SIZE = 4096
 PROBE_BYTES = 2 * 65536
@@ -43,22 +44,22 @@ class _RestartPage:
     magic: bytes
     version: tuple[int, int]
     lsn: int
-    area: c_ntfs_extra.RESTART_AREA
+    area: Record  # RESTART_AREA
 
 
 def _restart_page(data: bytes, offset: int) -> _RestartPage:
     raw = data[offset:offset + DEFAULT_SYSTEM_PAGE_SIZE]
     if len(raw) < DEFAULT_SYSTEM_PAGE_SIZE or raw[:4] not in RESTART_MAGICS:
         raise FixupError(f"no restart page at offset {offset}")
-    header = c_ntfs_extra.RESTART_PAGE_HEADER(raw)
+    header = RESTART_PAGE_HEADER.parse(raw)
     page_size = header.system_page_size
     if page_size < 512 or page_size & (page_size - 1) or offset + page_size > len(data):
         raise FixupError(f"restart page at {offset} has an invalid system page size {page_size}")
     page = apply_fixup(data[offset:offset + page_size], page_size)
     area_at = header.restart_area_offset
-    if area_at & 7 or area_at + len(c_ntfs_extra.RESTART_AREA) > page_size:
+    if area_at & 7 or area_at + len(RESTART_AREA) > page_size:
         raise FixupError(f"restart area offset {area_at} is outside the page")
-    area = c_ntfs_extra.RESTART_AREA(page[area_at:])
+    area = RESTART_AREA.parse(page, area_at)
     lsn = header.chkdsk_lsn if raw[:4] == b"CHKD" else area.current_lsn
     return _RestartPage(raw[:4], (header.major_ver, header.minor_ver), lsn, area)
 

@@ -7,46 +7,44 @@ ntfs-3g's ``layout.h`` / ``logfile.h`` (write-path.md §5.1).
 
 from __future__ import annotations
 
-from dissect.cstruct import cstruct
+from vhdfix.layout import Layout
 
-NTFS_DEFINITIONS = """
-struct VOLUME_INFORMATION {             /* value of $Volume's $VOLUME_INFORMATION (0x70) */
-    uint64      reserved;
-    uint8       major_ver;
-    uint8       minor_ver;
-    uint16      flags;                  /* 0x0001 VOLUME_IS_DIRTY */
-};
+# The value of $Volume's $VOLUME_INFORMATION (0x70)
+VOLUME_INFORMATION = Layout("VOLUME_INFORMATION", [
+    ("reserved", "Q"),
+    ("major_ver", "B"),
+    ("minor_ver", "B"),
+    ("flags", "H"),  # 0x0001 VOLUME_IS_DIRTY
+])
 
-struct RESTART_PAGE_HEADER {            /* $LogFile offsets 0 and system_page_size */
-    char        magic[4];               /* "RSTR", or "CHKD" after chkdsk */
-    uint16      usa_ofs;
-    uint16      usa_count;
-    uint64      chkdsk_lsn;
-    uint32      system_page_size;
-    uint32      log_page_size;
-    uint16      restart_area_offset;
-    int16       minor_ver;
-    int16       major_ver;
-};
+# $LogFile offsets 0 and system_page_size
+RESTART_PAGE_HEADER = Layout("RESTART_PAGE_HEADER", [
+    ("magic", "4s"),  # "RSTR", or "CHKD" after chkdsk
+    ("usa_ofs", "H"),
+    ("usa_count", "H"),
+    ("chkdsk_lsn", "Q"),
+    ("system_page_size", "I"),
+    ("log_page_size", "I"),
+    ("restart_area_offset", "H"),
+    ("minor_ver", "h"),
+    ("major_ver", "h"),
+])
 
-struct RESTART_AREA {
-    uint64      current_lsn;
-    uint16      log_clients;
-    uint16      client_free_list;
-    uint16      client_in_use_list;     /* 0xFFFF: no client */
-    uint16      flags;                  /* 0x0002 RESTART_VOLUME_IS_CLEAN */
-    uint32      seq_number_bits;
-    uint16      restart_area_length;
-    uint16      client_array_offset;
-    uint64      file_size;
-    uint32      last_lsn_data_length;
-    uint16      log_record_header_length;
-    uint16      log_page_data_offset;
-    uint32      restart_log_open_count;
-};
-"""
-
-c_ntfs_extra = cstruct().load(NTFS_DEFINITIONS)
+RESTART_AREA = Layout("RESTART_AREA", [
+    ("current_lsn", "Q"),
+    ("log_clients", "H"),
+    ("client_free_list", "H"),
+    ("client_in_use_list", "H"),  # 0xFFFF: no client
+    ("flags", "H"),  # 0x0002 RESTART_VOLUME_IS_CLEAN
+    ("seq_number_bits", "I"),
+    ("restart_area_length", "H"),
+    ("client_array_offset", "H"),
+    ("file_size", "Q"),
+    ("last_lsn_data_length", "I"),
+    ("log_record_header_length", "H"),
+    ("log_page_data_offset", "H"),
+    ("restart_log_open_count", "I"),
+])
 
 NTFS_OEM_ID = b"NTFS    "
 BITLOCKER_OEM_ID = b"-FVE-FS-"

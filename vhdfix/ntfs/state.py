@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vhdfix.ntfs.logfile import PROBE_BYTES, LogFileState, classify_logfile
-from vhdfix.ntfs.ntfs_format import VOLUME_IS_DIRTY, c_ntfs_extra
+from vhdfix.ntfs.ntfs_format import VOLUME_INFORMATION, VOLUME_IS_DIRTY
 from vhdfix.ntfs.volume import NtfsVolume
 
 LOGFILE_RECORD = 2
@@ -45,7 +45,7 @@ class VolumeState:
 
 
 def read_volume_state(volume: NtfsVolume) -> VolumeState:
-    info = c_ntfs_extra.VOLUME_INFORMATION(volume.volume_information().ljust(12, b"\0"))
+    info = VOLUME_INFORMATION.parse(volume.volume_information().ljust(len(VOLUME_INFORMATION), b"\0"))
     logfile = classify_logfile(volume.read_metafile(LOGFILE_RECORD, PROBE_BYTES))
     hiber = volume.read_file("hiberfil.sys", HIBERFIL_HEADER)
     if hiber is None:

@@ -12,8 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vhdfix.errors import BadChecksum, CorruptPartitionTable
+from vhdfix.layout import Record
 from vhdfix.partitions.partition import Partition
-from vhdfix.partitions.partition_format import GPT_HEADER_MIN_SIZE, GPT_SIGNATURE, GPT_TYPE_NAMES, c_partition
+from vhdfix.partitions.partition_format import (
+    GPT_HEADER,
+    GPT_HEADER_MIN_SIZE,
+    GPT_PARTITION_ENTRY,
+    GPT_SIGNATURE,
+    GPT_TYPE_NAMES,
+)
 
 MAX_ENTRY_ARRAY_BYTES = 4 * 1024 * 1024
 GPT_ENTRY_MIN_SIZE = 128
@@ -30,12 +37,12 @@ class GptProblem(Exception):
 
 @dataclass
 class GptCopy:
-    header: c_partition.gpt_header
+    header: Record  # GPT_HEADER
     entries: bytes
 
 
 def guid_str(raw: bytes) -> str:
-    return str(uuid.UUID(bytes_le=bytes(raw)))
+    return str(uuid.UUID(bytes_le=raw))
 
 
 def has_gpt_signature(sector: bytes) -> bool:
@@ -46,7 +53,7 @@ def _read_copy(read: Callable[[int, int], bytes], lba: int, sector_size: int, di
     raw = read(lba * sector_size, sector_size)
     if len(raw) < sector_size or raw[:8] != GPT_SIGNATURE:
         raise GptProblem(f"no 'EFI PART' signature at LBA {lba}")
-    header = c_partition.gpt_header(raw)
+    header = GPT_HEADER.parse(raw)
     if not GPT_HEADER_MIN_SIZE <= header.header_size <= sector_size:
         raise GptProblem(f"header size {header.header_size} is invalid")
     body = bytearray(raw[:header.header_size])
@@ -96,7 +103,7 @@ def _partitions(gpt: GptCopy, sector_size: int, warnings: list[str]) -> list[Par
     partitions: list[Partition] = []
     size = header.size_of_partition_entry
     for index in range(header.number_of_partition_entries):
-        entry = c_partition.gpt_partition_entry(gpt.entries[index * size:index * size + GPT_ENTRY_MIN_SIZE])
+        entry = GPT_PARTITION_ENTRY.parse(gpt.entries, index * size)
         if entry.partition_type_guid == bytes(16):
             continue
         first, last = entry.starting_lba, entry.ending_lba
@@ -111,7 +118,7 @@ def _partitions(gpt: GptCopy, sector_size: int, warnings: list[str]) -> list[Par
             size=(last - first + 1) * sector_size,  # ending_lba is inclusive (dissect.volume gets this wrong)
             type=type_guid,
             type_name=GPT_TYPE_NAMES.get(type_guid, "unknown"),
-            name=bytes(entry.partition_name).decode("utf-16-le", "replace").split("\0", 1)[0],
+            name=entry.partition_name.decode("utf-16-le", "replace").split("\0", 1)[0],
             guid=guid_str(entry.unique_partition_guid),
         ))
     return partitions

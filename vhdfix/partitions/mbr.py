@@ -5,26 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vhdfix.errors import CorruptPartitionTable
+from vhdfix.layout import Record
 from vhdfix.partitions.partition import Partition
 from vhdfix.partitions.partition_format import (
     EMPTY,
+    LEGACY_MBR,
     MBR_SIGNATURE,
     MBR_TYPE_NAMES,
     OS_TYPES_EXTENDED,
-    c_partition,
 )
 
 MAX_LOGICAL_PARTITIONS = 128
 
 
-def parse_mbr(sector0: bytes) -> c_partition.legacy_mbr | None:
-    if len(sector0) < 512:
+def parse_mbr(sector0: bytes) -> Record | None:
+    """A ``LEGACY_MBR`` record; None when ``sector0`` is short or has no 0x55AA signature."""
+    if len(sector0) < len(LEGACY_MBR):
         return None
-    mbr = c_partition.legacy_mbr(sector0[:512])
+    mbr = LEGACY_MBR.parse(sector0)
     return mbr if mbr.signature == MBR_SIGNATURE else None
 
 
-def _partition(number: int, record: c_partition.mbr_partition_record, base_lba: int, sector_size: int) -> Partition:
+def _partition(number: int, record: Record, base_lba: int, sector_size: int) -> Partition:
     return Partition(
         number=number,
         scheme="mbr",
@@ -36,11 +38,11 @@ def _partition(number: int, record: c_partition.mbr_partition_record, base_lba: 
     )
 
 
-def mbr_partitions(mbr: c_partition.legacy_mbr, read_sector: Callable[[int], bytes], sector_size: int,
+def mbr_partitions(mbr: Record, read_sector: Callable[[int], bytes], sector_size: int,
                    disk_sectors: int, warnings: list[str]) -> list[Partition]:
     """Primary partitions 1-4, then logical partitions from 5 in EBR-chain order."""
     partitions: list[Partition] = []
-    extended: list[c_partition.mbr_partition_record] = []
+    extended: list[Record] = []
     for index, record in enumerate(mbr.partition_record, start=1):
         if record.os_type == EMPTY or record.size_in_lba == 0:
             continue
@@ -58,7 +60,7 @@ def mbr_partitions(mbr: c_partition.legacy_mbr, read_sector: Callable[[int], byt
     return partitions
 
 
-def _logical_partitions(extended: c_partition.mbr_partition_record, read_sector: Callable[[int], bytes],
+def _logical_partitions(extended: Record, read_sector: Callable[[int], bytes],
                         sector_size: int, warnings: list[str]) -> list[Partition]:
     """Walk the EBR chain. Each EBR's first record is a logical partition relative to
     that EBR; its second record links to the next EBR, relative to the extended partition."""

@@ -7,54 +7,50 @@ Entry Array". All fields little-endian.
 
 from __future__ import annotations
 
-from dissect.cstruct import cstruct
+from vhdfix.layout import Layout
 
-PARTITION_DEFINITIONS = """
-struct mbr_partition_record {
-    uint8       boot_indicator;
-    uint8       starting_chs[3];
-    uint8       os_type;
-    uint8       ending_chs[3];
-    uint32      starting_lba;
-    uint32      size_in_lba;
-};
+MBR_PARTITION_RECORD = Layout("mbr_partition_record", [
+    ("boot_indicator", "B"),  # 0x80: bootable
+    ("starting_chs", "3s"),
+    ("os_type", "B"),
+    ("ending_chs", "3s"),
+    ("starting_lba", "I"),
+    ("size_in_lba", "I"),
+])
 
-struct legacy_mbr {
-    char        boot_code[440];
-    uint32      unique_mbr_disk_signature;
-    uint16      unknown;
-    mbr_partition_record partition_record[4];
-    uint16      signature;
-};
+LEGACY_MBR = Layout("legacy_mbr", [
+    ("boot_code", "440s"),
+    ("unique_mbr_disk_signature", "I"),
+    ("unknown", "H"),
+    ("partition_record", (MBR_PARTITION_RECORD, 4)),
+    ("signature", "H"),  # 0xAA55
+])
 
-struct gpt_header {
-    char        signature[8];           /* "EFI PART" */
-    uint32      revision;
-    uint32      header_size;
-    uint32      header_crc32;
-    uint32      reserved;
-    uint64      my_lba;
-    uint64      alternate_lba;
-    uint64      first_usable_lba;
-    uint64      last_usable_lba;
-    char        disk_guid[16];
-    uint64      partition_entry_lba;
-    uint32      number_of_partition_entries;
-    uint32      size_of_partition_entry;
-    uint32      partition_entry_array_crc32;
-};
+GPT_HEADER = Layout("gpt_header", [
+    ("signature", "8s"),  # "EFI PART"
+    ("revision", "I"),
+    ("header_size", "I"),
+    ("header_crc32", "I"),
+    ("reserved", "I"),
+    ("my_lba", "Q"),
+    ("alternate_lba", "Q"),
+    ("first_usable_lba", "Q"),
+    ("last_usable_lba", "Q"),
+    ("disk_guid", "16s"),
+    ("partition_entry_lba", "Q"),
+    ("number_of_partition_entries", "I"),
+    ("size_of_partition_entry", "I"),
+    ("partition_entry_array_crc32", "I"),
+])
 
-struct gpt_partition_entry {
-    char        partition_type_guid[16];
-    char        unique_partition_guid[16];
-    uint64      starting_lba;
-    uint64      ending_lba;             /* inclusive */
-    uint64      attributes;
-    char        partition_name[72];     /* UTF-16LE */
-};
-"""
-
-c_partition = cstruct().load(PARTITION_DEFINITIONS)
+GPT_PARTITION_ENTRY = Layout("gpt_partition_entry", [
+    ("partition_type_guid", "16s"),
+    ("unique_partition_guid", "16s"),
+    ("starting_lba", "Q"),
+    ("ending_lba", "Q"),  # inclusive
+    ("attributes", "Q"),
+    ("partition_name", "72s"),  # UTF-16LE
+])
 
 MBR_SIGNATURE = 0xAA55
 GPT_SIGNATURE = b"EFI PART"

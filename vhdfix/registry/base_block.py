@@ -8,11 +8,11 @@ import struct
 from dataclasses import dataclass
 
 from vhdfix.registry.regf_format import (
+    BASE_BLOCK,
     CHECKSUMMED_SIZE,
     FILE_TYPE_PRIMARY,
     REGF_SIGNATURE,
     SECTOR_SIZE,
-    c_regf,
 )
 
 _CHECKSUM_WORDS = struct.Struct(f"<{CHECKSUMMED_SIZE // 4}I")
@@ -62,7 +62,7 @@ def read_base_block(data: bytes | bytearray | memoryview) -> BaseBlock:
     """Parse the first 512 bytes of ``data``; the caller checks that they exist."""
     if len(data) < SECTOR_SIZE:
         raise ValueError(f"a base block needs {SECTOR_SIZE} bytes, got {len(data)}")
-    header = c_regf.base_block(bytes(data[:SECTOR_SIZE]))
+    header = BASE_BLOCK.parse(data)
     return BaseBlock(
         signature=header.signature,
         primary_sequence_number=header.primary_sequence_number,
@@ -92,13 +92,14 @@ def sealed_base_block(
     again), the file type goes back to 0 (regf spec, 'Old format' / 'Base
     block', note 4) and the checksum is recomputed last.
     """
-    header = c_regf.base_block(bytes(template[:SECTOR_SIZE]))
-    header.primary_sequence_number = sequence_number
-    header.secondary_sequence_number = sequence_number
-    header.hive_bins_data_size = hive_bins_data_size
-    header.flags = flags
-    header.root_cell_offset = root_cell_offset
-    header.file_type = FILE_TYPE_PRIMARY
-    block = bytearray(header.dumps())
+    block = bytearray(BASE_BLOCK.pack(
+        BASE_BLOCK.parse(template),
+        primary_sequence_number=sequence_number,
+        secondary_sequence_number=sequence_number,
+        hive_bins_data_size=hive_bins_data_size,
+        flags=flags,
+        root_cell_offset=root_cell_offset,
+        file_type=FILE_TYPE_PRIMARY,
+    ))
     struct.pack_into("<I", block, CHECKSUMMED_SIZE, checksum(block))
     return bytes(block)

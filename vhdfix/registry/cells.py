@@ -14,26 +14,28 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from dissect.cstruct.types import Structure
+from operator import itemgetter
 
 from vhdfix.errors import HiveCorrupt
 from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.regf_format import (
     BASE_BLOCK_SIZE,
+    BIG_DATA,
     BIG_DATA_MIN_MINOR_VERSION,
     BIG_DATA_SEGMENT_SIZE,
     BIG_DATA_SIGNATURE,
     DATA_SIZE_INLINE,
     HBIN_SIGNATURE,
     HIVE_BIN_ALIGNMENT,
+    HIVE_BIN_HEADER,
     HIVE_BIN_HEADER_SIZE,
+    KEY_NODE,
     KEY_NODE_FIXED_SIZE,
     KEY_NODE_SIGNATURE,
+    KEY_VALUE,
     KEY_VALUE_FIXED_SIZE,
     KEY_VALUE_SIGNATURE,
     VALUE_COMP_NAME,
-    c_regf,
 )
 
 _CELL_SIZE = struct.Struct("<i")  # regf spec, 'Cell': i32 size, negative when allocated
@@ -45,15 +47,15 @@ INDEX_ROOT_SIGNATURE = b"ri"
 LEAF_STRIDES = {b"li": 4, b"lf": 8, b"lh": 8}  # offset only, or offset + name hint / name hash
 KEY_COMP_NAME = 0x0020  # regf spec, 'Key node' / 'Flags': the key name is ASCII (Latin-1)
 NO_CELL = 0xFFFFFFFF
-_KEY_NAME_LENGTH_AT = c_regf.key_node.fields["key_name_length"].offset
-_KEY_FLAGS_AT = c_regf.key_node.fields["flags"].offset
-_KEY_PARENT_AT = c_regf.key_node.fields["parent"].offset
+_KEY_NAME_LENGTH_AT = KEY_NODE.fields["key_name_length"].offset
+_KEY_FLAGS_AT = KEY_NODE.fields["flags"].offset
+_KEY_PARENT_AT = KEY_NODE.fields["parent"].offset
 _U16 = struct.Struct("<H")
-_VALUE_NAME_LENGTH_AT = c_regf.key_value.fields["name_length"].offset
-_VALUE_DATA_SIZE_AT = c_regf.key_value.fields["data_size"].offset
-_VALUE_DATA_OFFSET_AT = c_regf.key_value.fields["data_offset"].offset
-_VALUE_DATA_TYPE_AT = c_regf.key_value.fields["data_type"].offset
-_VALUE_FLAGS_AT = c_regf.key_value.fields["flags"].offset
+_VALUE_NAME_LENGTH_AT = KEY_VALUE.fields["name_length"].offset
+_VALUE_DATA_SIZE_AT = KEY_VALUE.fields["data_size"].offset
+_VALUE_DATA_OFFSET_AT = KEY_VALUE.fields["data_offset"].offset
+_VALUE_DATA_TYPE_AT = KEY_VALUE.fields["data_type"].offset
+_VALUE_FLAGS_AT = KEY_VALUE.fields["flags"].offset
 
 
 def fold_name(name: str) -> str:
@@ -66,6 +68,14 @@ def fold_name(name: str) -> str:
 def decode_name(raw: bytes, ascii_flag: bool) -> str:
     """Key and value names: 'extended ASCII' (Latin-1) when the flag is set, else UTF-16LE."""
     return raw.decode("latin-1") if ascii_flag else raw.decode("utf-16-le", errors="replace")
+
+
+class KeyNode(KEY_NODE.record):
+    """regf spec, 'Key node': the fields of the fixed part, then ``key_name_string`` (bytes), the name as stored."""
+
+    __slots__ = ()
+    names = (*KEY_NODE.fields, "key_name_string")
+    key_name_string = property(itemgetter(len(KEY_NODE.fields)))
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,7 @@ class Cells:
         offset = 0
         while offset < hive_bins_data_size:
             start = BASE_BLOCK_SIZE + offset
-            header = c_regf.hive_bin_header(bytes(self._view[start:start + HIVE_BIN_HEADER_SIZE]))
+            header = HIVE_BIN_HEADER.parse(self._view, start)
             if header.signature != HBIN_SIGNATURE or header.offset != offset or header.size < HIVE_BIN_ALIGNMENT \
                     or header.size % HIVE_BIN_ALIGNMENT or offset + header.size > hive_bins_data_size:
                 raise self.corrupt(f"bad hive bin at {offset:#x}")
@@ -177,11 +187,11 @@ class Cells:
         start = BASE_BLOCK_SIZE + offset
         return start + _CELL_SIZE.size <= self._end and _CELL_SIZE.unpack_from(self._view, start)[0] < 0
 
-    def key_node(self, offset: int, what: str) -> Structure:
-        """regf spec, 'Key node': a ``c_regf.key_node``."""
+    def key_node(self, offset: int, what: str) -> KeyNode:
+        """regf spec, 'Key node': the key node cell at ``offset``, with its name."""
         data, name_length = self._named_record(offset, what, KEY_NODE_SIGNATURE, KEY_NODE_FIXED_SIZE,
                                                _KEY_NAME_LENGTH_AT, "key node")
-        return c_regf.key_node(bytes(data[:KEY_NODE_FIXED_SIZE + name_length]))
+        return KeyNode((*KEY_NODE.parse(data), bytes(data[KEY_NODE_FIXED_SIZE:KEY_NODE_FIXED_SIZE + name_length])))
 
     def _named_record(self, offset: int, what: str, signature: bytes, fixed_size: int, name_length_at: int,
                       kind: str) -> tuple[memoryview, int]:
@@ -194,11 +204,7 @@ class Cells:
             raise self.corrupt(f"{what}: the {kind} at {offset:#x} has a name longer than its cell")
         return data, name_length
 
-    @staticmethod
-    def key_name(node: Structure) -> str:
-        return decode_name(node.key_name_string, bool(node.flags & KEY_COMP_NAME))
-
-    def subkeys(self, key_offset: int, node: Structure, what: str) -> list[SubkeyEntry]:
+    def subkeys(self, key_offset: int, node: KeyNode, what: str) -> list[SubkeyEntry]:
         """The subkeys of a key in list order, each with its name, without parsing whole key nodes.
 
         Finding one subkey means reading the name of every sibling (Services
@@ -219,7 +225,7 @@ class Cells:
             entries.append(SubkeyEntry(offset, decode_name(raw, bool(flags & KEY_COMP_NAME))))
         return entries
 
-    def subkey_offsets(self, key_offset: int, node: Structure, what: str) -> list[int]:
+    def subkey_offsets(self, key_offset: int, node: KeyNode, what: str) -> list[int]:
         """regf spec, 'Subkeys list': the offsets of a key's subkeys, in list order.
 
         Checked before regipy walks the same lists: each list fits its cell, an
@@ -270,7 +276,7 @@ class Cells:
         for (offset,) in struct.iter_unpack("<I", offsets[:count * 4]):
             data, name_length = self._named_record(offset, f"{key}: value", KEY_VALUE_SIGNATURE,
                                                    KEY_VALUE_FIXED_SIZE, _VALUE_NAME_LENGTH_AT, "key value")
-            # Field by field rather than through c_regf.key_value: a lookup reads every value of a key.
+            # Field by field rather than through KEY_VALUE.parse: a lookup reads every value of a key.
             (flags,) = _U16.unpack_from(data, _VALUE_FLAGS_AT)
             values.append(KeyValueCell(
                 offset=offset,
@@ -301,9 +307,9 @@ class Cells:
         return bytes(data[:size])
 
     def _big_data(self, record: memoryview, size: int, what: str) -> bytes:
-        if len(record) < len(c_regf.big_data):
+        if len(record) < len(BIG_DATA):
             raise self.corrupt(f"{what}: truncated big data record")
-        header = c_regf.big_data(bytes(record[:len(c_regf.big_data)]))
+        header = BIG_DATA.parse(record)
         segments = self.cell(header.offset_of_list_of_segments, f"{what}: big data segment list")
         count = header.number_of_segments
         # All segments but the last are full-size (regf spec, 'Data segment'): the count must fit the size.

@@ -14,14 +14,15 @@ from vhdfix.registry.hive_bins import first_bad_hive_bin
 from vhdfix.registry.log_file import TransactionLog
 from vhdfix.registry.regf_format import (
     BASE_BLOCK_SIZE,
+    DIRTY_VECTOR,
     DIRTY_VECTOR_SIGNATURE,
     HBIN_SIGNATURE,
+    HIVE_BIN_HEADER,
     HIVE_BIN_HEADER_SIZE,
     SECTOR_SIZE,
-    c_regf,
 )
 
-_BITMAP_START = SECTOR_SIZE + len(c_regf.dirty_vector)
+_BITMAP_START = SECTOR_SIZE + len(DIRTY_VECTOR)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def applicability_problem(primary: bytes, primary_base: BaseBlock, log: Transact
             return "its last written timestamp differs from the primary's"
         return None
     first_bin = primary[BASE_BLOCK_SIZE:BASE_BLOCK_SIZE + HIVE_BIN_HEADER_SIZE]
-    header = c_regf.hive_bin_header(first_bin) if len(first_bin) == HIVE_BIN_HEADER_SIZE else None
+    header = HIVE_BIN_HEADER.parse(first_bin) if len(first_bin) == HIVE_BIN_HEADER_SIZE else None
     if header is None or header.signature != HBIN_SIGNATURE:
         return "the primary has neither a valid base block nor a first hive bin to compare timestamps with"
     if log_timestamp < header.timestamp:

@@ -18,11 +18,9 @@ from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from typing import TYPE_CHECKING
 
-from dissect.cstruct.types import Structure
-
 from vhdfix.errors import HiveCorrupt, foreign_errors
 from vhdfix.registry.base_block import read_base_block
-from vhdfix.registry.cells import Cells, KeyValueCell, decode_name
+from vhdfix.registry.cells import Cells, KeyNode, KeyValueCell, decode_name
 from vhdfix.registry.key_paths import KeyPaths, value_named
 from vhdfix.registry.log_file import LogReport
 from vhdfix.registry.recovery import RecoveryResult, State, recover
@@ -86,8 +84,8 @@ def open_hive(name: str, primary: bytes, logs: Sequence[tuple[str, bytes]] = ())
     return Hive(name, result, KeyPaths(cells, base.root_cell_offset))
 
 
-def _same_key_node(record: NKRecord, node: Structure) -> bool:
-    """Is regipy's key node ``record`` the ``c_regf.key_node`` ``node``? (regipy keeps no cell offsets.)"""
+def _same_key_node(record: NKRecord, node: KeyNode) -> bool:
+    """Is regipy's key node ``record`` the key node ``node`` read by cells.py? (regipy keeps no cell offsets.)"""
     header = record.header
     return (
         header.key_name_string == node.key_name_string

@@ -8,14 +8,14 @@ from vhdfix.registry.regf_format import (
     BASE_BLOCK_SIZE,
     HBIN_SIGNATURE,
     HIVE_BIN_ALIGNMENT,
+    HIVE_BIN_HEADER,
     HIVE_BIN_HEADER_SIZE,
-    c_regf,
 )
 
 # One header per 4096 bytes of a 12 MB hive: read the three fields directly, at their declared offsets.
 _SIGNATURE_END = len(HBIN_SIGNATURE)
-_OFFSET_FIELD = c_regf.hive_bin_header.fields["offset"].offset
-_SIZE_FIELD = c_regf.hive_bin_header.fields["size"].offset
+_OFFSET_FIELD = HIVE_BIN_HEADER.fields["offset"].offset
+_SIZE_FIELD = HIVE_BIN_HEADER.fields["size"].offset
 
 
 def first_bad_hive_bin(image: bytes | bytearray, hive_bins_data_size: int) -> tuple[int, str] | None:

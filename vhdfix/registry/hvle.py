@@ -17,11 +17,11 @@ from vhdfix.registry.regf_format import (
     BASE_BLOCK_SIZE,
     DIRTY_PAGE_REFERENCE_SIZE,
     HIVE_BIN_ALIGNMENT,
+    LOG_ENTRY,
     LOG_ENTRY_HASH_2_COVERAGE,
     LOG_ENTRY_HEADER_SIZE,
     LOG_ENTRY_SIGNATURE,
     SECTOR_SIZE,
-    c_regf,
 )
 
 
@@ -68,7 +68,7 @@ def scan_entries(data: bytes) -> EntryScan:
     while offset + LOG_ENTRY_HEADER_SIZE <= len(view):
         if view[offset:offset + 4] != LOG_ENTRY_SIGNATURE:
             break
-        header = c_regf.log_entry(bytes(view[offset:offset + LOG_ENTRY_HEADER_SIZE]))
+        header = LOG_ENTRY.parse(view, offset)
         where = f"entry at log offset {offset:#x}"
         size = header.size
         if size < SECTOR_SIZE or size % SECTOR_SIZE or offset + size > len(view):

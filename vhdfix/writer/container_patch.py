@@ -38,14 +38,14 @@ from vhdfix.disk.raw import RawDisk
 from vhdfix.disk.vhd import FixedVhd, SparseVhd
 from vhdfix.disk.vhd_format import SECTOR
 from vhdfix.disk.vhdx import VhdxDisk
-from vhdfix.disk.vhdx_format import HEADER_CHECKSUM_OFFSET, HEADER_OFFSETS, HEADER_SIZE, c_vhdx
+from vhdfix.disk.vhdx_format import HEADER, HEADER_CHECKSUM_OFFSET, HEADER_OFFSETS, HEADER_SIZE
 from vhdfix.errors import OldBytesMismatch, TargetNotAllocated, UnsupportedFormat
 from vhdfix.plan import BytePatch
 from vhdfix.writer.gates import check_container
 
-_SEQUENCE_AT = c_vhdx.header.fields["sequence_number"].offset
-_FILE_WRITE_GUID_AT = c_vhdx.header.fields["file_write_guid"].offset
-_DATA_WRITE_GUID_AT = c_vhdx.header.fields["data_write_guid"].offset
+_SEQUENCE_AT = HEADER.fields["sequence_number"].offset
+_FILE_WRITE_GUID_AT = HEADER.fields["file_write_guid"].offset
+_DATA_WRITE_GUID_AT = HEADER.fields["data_write_guid"].offset
 
 
 @dataclass(frozen=True)

@@ -35,20 +35,21 @@ from vhdfix.registry.base_block import checksum, read_base_block
 from vhdfix.registry.cells import KeyValueCell
 from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.registry.regf_format import (
+    BASE_BLOCK,
     BASE_BLOCK_SIZE,
     BIG_DATA_SEGMENT_SIZE,
     CHECKSUMMED_SIZE,
     DATA_SIZE_INLINE,
+    KEY_VALUE,
     REG_DWORD,
     REG_SZ,
-    c_regf,
 )
 
 VALUE_TYPES = {"REG_DWORD": REG_DWORD, "REG_SZ": REG_SZ}
-_VK_DATA_SIZE_AT = c_regf.key_value.fields["data_size"].offset
-_VK_DATA_OFFSET_AT = c_regf.key_value.fields["data_offset"].offset
-_SEQUENCES_AT = c_regf.base_block.fields["primary_sequence_number"].offset
-_TIMESTAMP_AT = c_regf.base_block.fields["last_written_timestamp"].offset
+_VK_DATA_SIZE_AT = KEY_VALUE.fields["data_size"].offset
+_VK_DATA_OFFSET_AT = KEY_VALUE.fields["data_offset"].offset
+_SEQUENCES_AT = BASE_BLOCK.fields["primary_sequence_number"].offset
+_TIMESTAMP_AT = BASE_BLOCK.fields["last_written_timestamp"].offset
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _INLINE_MAX = 4
 _ADVICE = "make this change with regedit in Windows (or in a repair VM that loads the hive)"

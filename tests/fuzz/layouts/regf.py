@@ -7,19 +7,20 @@ import struct
 from collections.abc import Callable
 
 from tests.fuzz.model import Extent, Field, Unit, int_fields
+from vhdfix.layout import Layout
 from vhdfix.registry.base_block import checksum
 from vhdfix.registry.marvin32 import marvin32
-from vhdfix.registry.regf_format import CHECKSUMMED_SIZE, c_regf
+from vhdfix.registry.regf_format import CHECKSUMMED_SIZE, KEY_NODE, KEY_VALUE
 
 ToExtents = Callable[[int, int], tuple[Extent, ...]]  # (offset in the hive file, length) -> extents in the seed file
 BASE_FIELDS = ((4, 4, "primary_sequence_number"), (8, 4, "secondary_sequence_number"), (12, 8, "timestamp"),
                (20, 4, "major_version"), (24, 4, "minor_version"), (28, 4, "file_type"), (32, 4, "file_format"),
                (36, 4, "root_cell_offset"), (40, 4, "hive_bins_data_size"), (44, 4, "clustering_factor"),
                (144, 4, "flags"))
-KEY_NODE = ("flags", "parent", "number_of_subkeys", "number_of_volatile_subkeys", "subkeys_list_offset",
-            "number_of_key_values", "key_values_list_offset", "key_security_offset", "class_name_offset",
-            "key_name_length", "class_name_length")
-KEY_VALUE = ("name_length", "data_size", "data_offset", "data_type", "flags")
+KEY_NODE_FIELDS = ("flags", "parent", "number_of_subkeys", "number_of_volatile_subkeys", "subkeys_list_offset",
+                   "number_of_key_values", "key_values_list_offset", "key_security_offset", "class_name_offset",
+                   "key_name_length", "class_name_length")
+KEY_VALUE_FIELDS = ("name_length", "data_size", "data_offset", "data_type", "flags")
 ENTRY_FIELDS = ((4, 4, "size"), (8, 4, "flags"), (12, 4, "sequence_number"), (16, 4, "hive_bins_data_size"),
                 (20, 4, "dirty_pages_count"))
 LOOKUP_PATHS = ("Select", "Setup\\Status\\ChildCompletion", "Setup\\Status\\SysprepStatus",
@@ -29,8 +30,8 @@ SAMPLE_CELLS = 150
 MAX_ELEMENTS = 16
 
 
-def _fields_of(struct_type, names: tuple[str, ...], hints: dict[str, tuple[int, ...]]) -> list[Field]:
-    layout = [(4 + struct_type.fields[name].offset, struct_type.fields[name].type.size, name) for name in names]
+def _fields_of(structure: Layout, names: tuple[str, ...], hints: dict[str, tuple[int, ...]]) -> list[Field]:
+    layout = [(4 + structure.fields[name].offset, structure.fields[name].size, name) for name in names]
     return int_fields("", 0, layout, hints=hints)
 
 
@@ -182,12 +183,12 @@ def primary_units(file: str, data: bytes, to_extents: ToExtents, label: str) -> 
 def _cell_fields(body: bytes, offset: int, keys: tuple[int, ...]) -> list[Field]:
     signature = body[:2]
     if signature == b"nk":
-        return _fields_of(c_regf.key_node, KEY_NODE, {"parent": (offset, 0, 0x20, *keys[:3]),
+        return _fields_of(KEY_NODE, KEY_NODE_FIELDS, {"parent": (offset, 0, 0x20, *keys[:3]),
                                                       "subkeys_list_offset": (offset, 0xFFFFFFFF, 0x20),
                                                       "number_of_subkeys": (0, 1, 0xFFFF, 0xFFFFFFFF),
                                                       "key_values_list_offset": (offset, 0xFFFFFFFF)})
     if signature == b"vk":
-        return _fields_of(c_regf.key_value, KEY_VALUE, {"data_size": (0, 4, 0x80000004, 0x80000005, 16345, 0x7FFFFFFF),
+        return _fields_of(KEY_VALUE, KEY_VALUE_FIELDS, {"data_size": (0, 4, 0x80000004, 0x80000005, 16345, 0x7FFFFFFF),
                                                         "data_offset": (offset, 0, 0xFFFFFFFF),
                                                         "data_type": (1, 3, 4, 7, 11)})
     count = Field(6, 2, "count", hints=(0, 1, 0xFFFF))
