@@ -1,8 +1,11 @@
-"""Benchmark (issue 4): ``vhdfix inspect --json`` on a 127 GiB sparse dynamic VHDX with a provisioning-agent layout.
+"""Benchmark (issues 4 and 11): ``vhdfix inspect --json`` on a 127 GiB sparse dynamic VHDX (provisioning agent).
 
-Targets: < 0.5 s wall including Python start-up, < 32 MiB read from the image, < 150 MB peak memory.
+Targets: < 0.25 s wall including Python start-up on an idle machine (issue 11; the run fails only above 0.5 s,
+issue 4's bound, as a busy machine is slower), < 32 MiB read from the image, < 150 MB peak memory.
 The same run opens the disk with dissect.target's ``Target.open`` and reads the same values, and reports the ratio.
-Run: python benchmarks/bench_inspect.py        (needs the tools of benchmarks/large_disk.py)
+Run it as a user runs vhdfix: with vhdfix installed (``pip install .``, which compiles its bytecode) into a venv,
+from outside the source tree: /path/to/venv/bin/python /path/to/benchmarks/bench_inspect.py. An editable install
+with PYTHONDONTWRITEBYTECODE set compiles every module at every start. Needs the tools of benchmarks/large_disk.py.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ def main() -> None:
     print(f"disk: {disk.name}, {disk.stat().st_size / 2**20:.0f} MiB file, 127 GiB virtual")
     print(f"vhdfix inspect --json   {best[0]:6.3f} s wall (best of {RUNS}, incl. Python start-up), "
           f"{mib:.2f} MiB read, peak {best[1]:.0f} MB, article {article}")
-    print("   targets: < 0.5 s, < 32 MiB, < 150 MB")
+    print("   targets: < 0.25 s on an idle machine (fails above 0.5 s), < 32 MiB, < 150 MB")
 
     dissect = [timed([sys.executable, "-c", DISSECT, str(disk)]) for _ in range(3)]
     wall = min(d[0] for d in dissect)
