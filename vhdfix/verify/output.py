@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from vhdfix.diagnosis import RemedyStep
 from vhdfix.errors import VhdfixError
@@ -42,9 +42,12 @@ def verify_output(path: str | os.PathLike[str], before: Inspection, plan: WriteP
             failed = f"the copy could not be inspected: [{after.error.code}] {after.error.message}" \
                 if after.error is not None else "the copy has no Windows volume"
             return [*checks, Check("untouched-files", False, failed), Check("writer", False, failed)]
-        for name, run in (("untouched-files", lambda: files_check(before.windows.ntfs, after.windows.ntfs, steps)),
-                          ("writer", lambda: structures_check(context_of(after.disk, after.windows, after.hives),
-                                                              plan))):
+        windows = after.windows
+        runs: list[tuple[str, Callable[[], Check]]] = [
+            ("untouched-files", lambda: files_check(before.windows.ntfs, windows.ntfs, steps)),
+            ("writer", lambda: structures_check(context_of(after.disk, windows, after.hives), plan)),
+        ]
+        for name, run in runs:
             try:
                 checks.append(run())
             except VhdfixError as exc:
