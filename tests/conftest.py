@@ -5,6 +5,7 @@ import json
 import lzma
 import os
 import shutil
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from tests.support.azurite import Azurite
     from tests.support.copy_inputs import Input
     from vhdfix.inspection import Inspection
 
@@ -97,3 +99,23 @@ def read_realdata(relative: str) -> bytes:
     if path.suffix == ".gz":
         return gzip.decompress(data)
     return data
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """One Azurite server for the session's remote tests (tests/support/azurite.py)."""
+    from tests.support.azurite import Azurite
+
+    server = Azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_azurite(tmp_path: Path) -> Iterator[Azurite]:
+    """An Azurite server of the test's own, which the test may stop."""
+    from tests.support.azurite import Azurite
+
+    server = Azurite(tmp_path / "azurite")
+    yield server
+    server.stop()

@@ -18,8 +18,10 @@ sys.argv = ["vhdfix", *sys.argv[1:]]
 from vhdfix.cli import main
 main()
 """
+# azure: the SDK of the optional vhdfix[azure] extra is imported only when a URL is opened.
 NEVER_FOR_INSPECT = ("vhdfix.copy", "vhdfix.writer", "vhdfix.verify", "vhdfix.commands.repair_command",
-                     "vhdfix.commands.articles_command", "regipy", "construct")
+                     "vhdfix.commands.articles_command", "regipy", "construct", "azure", "vhdfix.remote.blob_image",
+                     "vhdfix.remote.credentials")
 
 
 def loaded_modules(*args: str) -> set[str]:

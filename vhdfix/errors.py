@@ -13,6 +13,8 @@ The tree (``code`` in brackets)::
     │   ├── the file and its container: InputNotFound, InputUnreadable, NotADiskImage, UnsupportedFormat,
     │   │   Truncated, BadChecksum, CorruptContainer, ParentMissing, ParentMismatch, ParentLoop,
     │   │   VhdxLogPending, VhdxLogInvalid
+    │   ├── a disk in Azure Storage (vhdfix.remote): RemoteUrlInvalid, RemoteSupportMissing, RemoteNotFound,
+    │   │   RemoteAuthFailed, RemoteUnreachable, RemoteThrottled, RemoteChanged
     │   ├── partitions and volumes: NoPartitionTable, CorruptPartitionTable, EncryptedVolume,
     │   │   NoWindowsVolume, CorruptVolume
     │   └── the registry: HiveCorrupt, HiveLogInvalid, HiveMissing
@@ -23,7 +25,7 @@ The tree (``code`` in brackets)::
     ├── RefusedUnsafe [refused-unsafe]: the writer will not make a change (``repair`` exit 4); one subclass
     │   per gate, from VhdxLogPresent to VerificationFailed
     ├── RepairUsageError [repair-usage]: the request cannot be carried out as given (exit 2): OutputExists,
-    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy
+    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy, RemoteRepairUnsupported
     └── OutputError [output-error]: the output could not be written (exit 5): OutputFull
 """
 
@@ -131,6 +133,50 @@ class VhdxLogPending(InputError):
 
 class VhdxLogInvalid(InputError):
     code = "vhdx-log-invalid"
+
+
+# --- a disk in Azure Storage (vhdfix.remote) ------------------------------------------------------------------
+# Messages name the blob by its URL without the query string: a SAS token is a credential.
+
+
+class RemoteUrlInvalid(InputError):
+    """Not a blob URL vhdfix will use: malformed, or plain http to a host that is not a loopback address."""
+
+    code = "remote-url-invalid"
+
+
+class RemoteSupportMissing(InputError):
+    """A URL was given but the optional Azure SDK (``pip install 'vhdfix[azure]'``) is not installed."""
+
+    code = "remote-support-missing"
+
+
+class RemoteNotFound(InputError):
+    code = "remote-not-found"
+
+
+class RemoteAuthFailed(InputError):
+    """The server refused the credentials: a wrong or expired SAS, a wrong key, no sign-in."""
+
+    code = "remote-auth-failed"
+
+
+class RemoteUnreachable(InputError):
+    """No answer from the server: connection refused or reset, a timeout, after the retries."""
+
+    code = "remote-unreachable"
+
+
+class RemoteThrottled(InputError):
+    """The server kept answering "busy" (HTTP 429/503) after the retries."""
+
+    code = "remote-throttled"
+
+
+class RemoteChanged(InputError):
+    """The blob changed while vhdfix read it (its ETag is not the one it had when it was opened)."""
+
+    code = "remote-changed"
 
 
 # --- partitions and volumes ----------------------------------------------------
@@ -378,6 +424,12 @@ class StepNotInRemedy(RepairUsageError):
     """An extended step was asked for that the diagnosed article's remedy does not have."""
 
     code = "step-not-in-remedy"
+
+
+class RemoteRepairUnsupported(RepairUsageError):
+    """``repair`` was given a blob URL as its input or output: it reads and writes local files only, so far."""
+
+    code = "remote-repair-unsupported"
 
 
 class OutputError(VhdfixError):

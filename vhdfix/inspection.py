@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
 from vhdfix.diagnosis import Article, Diagnosis, diagnose, load_catalog
 from vhdfix.disk import Container, open_disk
-from vhdfix.errors import InternalError, VhdfixError, foreign_errors
+from vhdfix.errors import InternalError, TimeBudgetExceeded, VhdfixError, foreign_errors
 from vhdfix.evidence import EvidenceSet, collect_evidence
 from vhdfix.partitions import PartitionTable, read_partition_table
+from vhdfix.remote import display_name
 from vhdfix.windows import VolumeSurvey, WindowsVolume, find_windows_volume
 from vhdfix.windows.hives import HiveReading, load_hive
 
@@ -109,12 +110,13 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
     can go on with what was read (a repair plans on it) and closes it with
     :meth:`Inspection.close`; a failed one is always closed.
     """
-    result = Inspection(str(path))
+    shown = display_name(os.fspath(path))  # a URL without its query string: a SAS is a credential
+    result = Inspection(shown)
     try:
         catalog = catalog if catalog is not None else load_catalog()
         # a defect in vhdfix must still honour the JSON/exit-code contract
-        with foreign_errors(InternalError, f"{path}: unexpected error"), \
-                time_budget(budget_seconds, f"inspecting {os.fspath(path)}"):
+        with foreign_errors(InternalError, f"{shown}: unexpected error"), \
+                time_budget(budget_seconds, f"inspecting {shown}"):
             result.disk = open_disk(path, parents, follow_parent_paths)
             result.table = read_partition_table(result.disk)
             result.windows, result.surveys = find_windows_volume(result.disk, result.table)
@@ -122,8 +124,15 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
             result.hives = [system, software]
             result.evidence = collect_evidence(result.windows.ntfs, system, software)
             result.diagnosis = diagnose(catalog, result.evidence)
+            result.disk.check_unchanged()  # a blob that changed or failed while it was read is no result
     except VhdfixError as exc:
         result.error = exc
+        if result.disk is not None and not isinstance(exc, TimeBudgetExceeded):
+            # a blob that failed mid-read may have surfaced as damage (a missing volume): its own error is the cause
+            try:
+                result.disk.check_unchanged()
+            except VhdfixError as remote:
+                result.error = remote
     finally:
         if not keep_open or result.error is not None or result.diagnosis is None:  # None: interrupted
             result.close()

@@ -29,6 +29,7 @@ from vhdfix.errors import (
     OutputInvalid,
     OutputIsInput,
     RefusedUnsafe,
+    RemoteRepairUnsupported,
     RepairUsageError,
     StepNotInRemedy,
     VerificationFailed,
@@ -222,8 +223,13 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
            catalog: list[Article] | None = None) -> RepairResult:
     """Repair ``disk`` into ``output``. Never raises for a bad disk or a refusal: see ``exit_code`` and
     ``error``. Ctrl-C (KeyboardInterrupt) propagates, after the partial copy is removed."""
-    result = RepairResult(str(disk), str(output), format, dry_run)
+    from vhdfix.remote import display_name, is_url
+
+    result = RepairResult(display_name(os.fspath(disk)), display_name(os.fspath(output)), format, dry_run)
     try:
+        if any(is_url(os.fspath(location)) for location in (disk, output)):
+            raise RemoteRepairUnsupported(f"{result.input} -> {result.output}: repair reads and writes local files "
+                                          "only; inspect takes a URL, repair does not yet")
         # a defect in vhdfix must still honour the JSON/exit-code contract
         with foreign_errors(InternalError, f"{disk}: unexpected error"):
             _repair(result, Path(disk), Path(output), [Path(p) for p in parents], follow_parent_paths, extended,

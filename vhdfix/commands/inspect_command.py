@@ -9,14 +9,14 @@ from pathlib import Path
 import click
 
 from vhdfix.budget import DEFAULT_TIME_BUDGET
-from vhdfix.commands.options import follow_option, parent_option
+from vhdfix.commands.options import DiskLocation, follow_option, parent_option
 from vhdfix.inspection import inspect
 from vhdfix.report.inspection_text import render_inspection
 from vhdfix.report.style import Style, use_color
 
 
 @click.command("inspect")
-@click.argument("disks", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("disks", nargs=-1, required=True, type=DiskLocation())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object, or an array for several disks).")
 @parent_option
 @follow_option
@@ -24,9 +24,13 @@ from vhdfix.report.style import Style, use_color
               default=DEFAULT_TIME_BUDGET, show_default=True,
               help="Seconds allowed per disk; a disk whose structures take longer to read (crafted or badly "
                    "damaged) ends with error code time-budget-exceeded.")
-def inspect_command(disks: tuple[Path, ...], as_json: bool, parents: tuple[Path, ...],
+def inspect_command(disks: tuple[Path | str, ...], as_json: bool, parents: tuple[Path, ...],
                     follow_parent_paths: bool, budget_seconds: float) -> None:
     """Inspect DISK... and report which Azure boot-error article applies, with the evidence.
+
+    A DISK may be a blob URL in Azure Storage (https; with a SAS, else the
+    AZURE_STORAGE_CONNECTION_STRING or Azure AD sign-in): only the parts
+    inspected are downloaded.
 
     Exit codes: 0 inspected, no article applies; 1 inspected, an article
     applies; 2 usage error; 3 a disk could not be inspected. With several

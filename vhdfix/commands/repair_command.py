@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from vhdfix.commands.options import follow_option, parent_option
+from vhdfix.commands.options import DiskLocation, follow_option, parent_option
 from vhdfix.copy import TARGET_FORMATS, JsonProgress, ProgressCallback, TerminalProgress
 from vhdfix.diagnosis.catalog import RemedyStep, load_catalog
 from vhdfix.repair import render_text, repair, step_flag
@@ -36,8 +36,8 @@ def extended_step_options(command: click.Command) -> click.Command:
 
 
 @click.command("repair")
-@click.argument("disk", type=click.Path(path_type=Path))
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
+@click.argument("disk", type=DiskLocation())
+@click.option("--output", "-o", required=True, type=DiskLocation(),
               help="The repaired copy to write. The input is never written.")
 @click.option("--format", "output_format", type=click.Choice(TARGET_FORMATS), default="same", show_default=True,
               help="same: the input's format (a differencing disk becomes a standalone image); vhd-fixed: ready "
@@ -51,7 +51,7 @@ def extended_step_options(command: click.Command) -> click.Command:
 @click.option("--progress", "progress_mode", type=click.Choice(["auto", "json"]), default="auto", show_default=True,
               help="auto: a progress bar on stderr when it is a terminal; json: one JSON object per line on stderr.")
 @extended_step_options
-def repair_command(disk: Path, output: Path, output_format: str, dry_run: bool, as_json: bool,
+def repair_command(disk: Path | str, output: Path | str, output_format: str, dry_run: bool, as_json: bool,
                    parents: tuple[Path, ...], follow_parent_paths: bool, force: bool, quiet: bool, progress_mode: str,
                    **step_flags: bool) -> None:
     """Write a repaired copy of DISK to OUT, verified before it is put in place.
@@ -78,7 +78,7 @@ def repair_command(disk: Path, output: Path, output_format: str, dry_run: bool, 
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         if result.error is not None:
-            click.echo(f"vhdfix: {disk}: [{result.error.code}] {result.error.message}", err=True)
+            click.echo(f"vhdfix: {result.input}: [{result.error.code}] {result.error.message}", err=True)
     else:
         click.echo(render_text(result, Style(use_color(sys.stdout))))
     sys.exit(result.exit_code)

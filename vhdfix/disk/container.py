@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from vhdfix.disk.image_file import ImageFile
+from vhdfix.disk.image_file import ImageSource
 
 Range = tuple[int, int]  # (offset, length) on the virtual disk
 
@@ -68,7 +68,7 @@ class Container(ABC):
     short inside the virtual size.
     """
 
-    def __init__(self, image: ImageFile, info: ContainerInfo, parent: Container | None = None) -> None:
+    def __init__(self, image: ImageSource, info: ContainerInfo, parent: Container | None = None) -> None:
         self.image = image
         self.info = info
         self.parent = parent
@@ -132,6 +132,13 @@ class Container(ABC):
             total += node.image.bytes_read
             node = node.parent
         return total
+
+    def check_unchanged(self) -> None:
+        """Raise if a file of the chain changed, or failed to read, while it was open (a blob in Azure Storage)."""
+        node: Container | None = self
+        while node is not None:
+            node.image.check_unchanged()
+            node = node.parent
 
     def close(self) -> None:
         node: Container | None = self

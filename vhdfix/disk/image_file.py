@@ -1,4 +1,4 @@
-"""A container file on the host, opened read-only, with a count of bytes read."""
+"""A container file, opened read-only, with a count of bytes read: on the host, or a blob (vhdfix.remote)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,31 @@ import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 from vhdfix.budget import check_time_budget
 from vhdfix.disk.stream import ReadOnlyStream
 from vhdfix.errors import InputNotFound, InputUnreadable, Truncated, foreign_errors
+
+
+class ImageSource(Protocol):
+    """What the container readers read a disk image through: :class:`ImageFile` for a local file,
+    :class:`vhdfix.remote.blob_image.BlobImage` for a blob in Azure Storage."""
+
+    path: Any  # a Path, or a vhdfix.remote.BlobUrl: both have .name and .suffix, and str() fit for display
+    size: int
+    bytes_read: int
+
+    def read_at(self, offset: int, length: int) -> bytes: ...
+
+    def read_exact(self, offset: int, length: int, what: str) -> bytes: ...
+
+    def data_extents(self, start: int, end: int) -> Iterator[tuple[int, int]]: ...
+
+    def check_unchanged(self) -> None:
+        """Raise if the image changed, or could not be read, since it was opened."""
+
+    def close(self) -> None: ...
 
 
 class ImageFile:
@@ -86,6 +107,9 @@ class ImageFile:
             yield data, stop - data
             position = stop
 
+    def check_unchanged(self) -> None:
+        """Nothing to check: a local file is read as it is."""
+
     def close(self) -> None:
         self._fh.close()
 
@@ -96,6 +120,6 @@ class ImageFile:
         self.close()
 
 
-def image_stream(image: ImageFile) -> ReadOnlyStream:
+def image_stream(image: ImageSource) -> ReadOnlyStream:
     """The whole file as a read-only file object whose reads are counted."""
     return ReadOnlyStream(image.read_at, image.size)

@@ -31,7 +31,7 @@ class ParentHints:
         return ", ".join(dict.fromkeys(known)) or "no parent locator"
 
 
-def _file_name(stored_path: str) -> str:
+def file_name(stored_path: str) -> str:
     """The last component of a stored path, or "" when it is not a plain file name on every host OS."""
     name = PureWindowsPath(stored_path.replace("/", "\\")).name
     if name in (".", "..") or any(char in UNSAFE_NAME_CHARACTERS or ord(char) < 32 for char in name):
@@ -52,7 +52,7 @@ class ParentPolicy:
         beside = child.parent
         found: list[Path] = []
         for stored in hints.relative_paths + hints.absolute_paths + hints.names:
-            name = _file_name(stored)
+            name = file_name(stored)
             if name:
                 found.append(beside / name)
         if self.follow_locator_paths:

@@ -1,0 +1,195 @@
+"""A disk image in Azure Storage, read with ranged GETs through a block cache.
+
+It offers what :class:`vhdfix.disk.image_file.ImageFile` offers for a local file,
+so every container reader works on it unchanged:
+
+* Reads are served from a cache of aligned :data:`BLOCK_SIZE` blocks (at most
+  :data:`CACHE_BLOCKS`, least recently used out first). Missing neighbouring
+  blocks are fetched with one request, extended by up to :data:`READ_AHEAD`
+  blocks that follow.
+* A page blob's page ranges (:mod:`vhdfix.remote.page_map`) are its allocation
+  map: a block without pages is zeros, without a request, a request is trimmed to
+  the pages it covers, and :meth:`data_extents` gives the page ranges.
+* The blob's ETag is taken at open; every request carries it as ``If-Match``, and
+  :meth:`check_unchanged` compares it again at the end: a changed blob is
+  ``remote-changed``.
+* The first remote failure sticks: later reads and :meth:`check_unchanged` raise
+  it again without a request, so a reader that turns a damaged file into a warning
+  cannot hide that the disk could not be read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError
+
+from vhdfix.budget import check_time_budget
+from vhdfix.errors import RemoteChanged, Truncated, VhdfixError
+from vhdfix.remote import credentials
+from vhdfix.remote.block_cache import BlockCache
+from vhdfix.remote.credentials import Transport, blob_client
+from vhdfix.remote.failures import remote_errors
+from vhdfix.remote.page_map import PageMap, Range
+from vhdfix.remote.url import BlobUrl
+
+BLOCK_SIZE = 32 * 1024
+READ_AHEAD = 3  # blocks fetched after a miss (a request is at least 128 KiB): NTFS and hive reads go on forward
+CACHE_BLOCKS = 1024  # 32 MiB
+TOO_MANY_REQUESTS = 429  # not among the statuses the SDK's storage retry policy retries (503 is)
+
+T = TypeVar("T")
+
+
+class BlobImage:
+    """Positional, read-only access to one blob, with counts of what it cost."""
+
+    def __init__(self, url: BlobUrl, transport: Transport | None = None) -> None:
+        self.path = url
+        self.bytes_read = 0  # bytes served to the readers, as for a local file
+        self.bytes_downloaded = 0
+        self.requests = 0
+        self._failure: VhdfixError | None = None
+        self._cache = BlockCache(CACHE_BLOCKS)
+        self._transport = transport or credentials.TRANSPORT
+        self._client = blob_client(url, self._count_response, self._transport)
+        try:
+            properties = self._call("opening", self._client.get_blob_properties)
+        except BaseException:
+            self._client.close()
+            raise
+        self.size: int = properties.size
+        self.etag: str = properties.etag
+        self.blob_type = str(getattr(properties.blob_type, "value", properties.blob_type))
+        self._pages = PageMap(self.size, self._list_pages) if self.blob_type == "PageBlob" else None
+
+    def _count_response(self, response: Any) -> None:
+        self.requests += 1
+
+    def _call(self, doing: str, call: Callable[[], T]) -> T:
+        """``call()``, with its SDK errors translated and remembered, and HTTP 429 retried with backoff."""
+        if self._failure is not None:
+            raise self._failure
+        attempt = 0
+        try:
+            with remote_errors(self.path.display, doing):
+                while True:
+                    try:
+                        return call()
+                    except HttpResponseError as exc:
+                        if exc.status_code != TOO_MANY_REQUESTS or attempt >= self._transport.retries:
+                            raise
+                    time.sleep(self._transport.initial_backoff + self._transport.backoff_base ** attempt)
+                    attempt += 1
+        except VhdfixError as exc:
+            self._failure = exc
+            raise
+
+    def _list_pages(self, offset: int, length: int) -> list[Range]:
+        def listing() -> list[Range]:
+            return [(page.start, page.end + 1 - page.start) for page in self._client.list_page_ranges(
+                offset=offset, length=length, etag=self.etag, match_condition=MatchConditions.IfNotModified)
+                if not page.cleared]
+        return self._call(f"listing the pages of {length} bytes at {offset}", listing)
+
+    def _download(self, offset: int, length: int) -> bytes:
+        def ranged_get() -> bytes:
+            # The SDK's own Get Blob operation, through the client's pipeline (credentials, retries, timeouts):
+            # the public download_blob() lists every page range of a page blob after each ranged GET, which on a
+            # large, fragmented disk costs more than the read.
+            stream = self._client._client.blob.download(range=f"bytes={offset}-{offset + length - 1}",
+                                                        headers={"If-Match": self.etag})
+            return b"".join(stream)
+        data = self._call(f"reading {length} bytes at {offset}", ranged_get)
+        self.bytes_downloaded += len(data)
+        if len(data) != length:
+            self._failure = RemoteChanged(f"{self.path.display}: the server returned {len(data)} bytes for "
+                                          f"{length} at {offset}; the blob changed after vhdfix opened it")
+            raise self._failure
+        return data
+
+    def _fetch(self, first: int, last: int) -> dict[int, bytes]:
+        """Blocks ``first..last`` from the server: one request for the pages they hold, zeros for the rest."""
+        start, end = first * BLOCK_SIZE, min((last + 1) * BLOCK_SIZE, self.size)
+        extents = list(self.data_extents(start, end))
+        span = bytearray(end - start)
+        if extents:
+            low, high = extents[0][0], extents[-1][0] + extents[-1][1]
+            span[low - start:high - start] = self._download(low, high - low)
+        return {index: bytes(span[(index - first) * BLOCK_SIZE:(index - first + 1) * BLOCK_SIZE])
+                for index in range(first, last + 1)}
+
+    def _blocks(self, first: int, last: int) -> dict[int, bytes]:
+        """Blocks ``first..last``, from the cache or fetched (neighbouring misses together, with read-ahead)."""
+        found: dict[int, bytes] = {}
+        last_block = (self.size - 1) // BLOCK_SIZE
+        index = first
+        while index <= last:
+            cached = self._cache.get(index)
+            if cached is not None:
+                found[index] = cached
+                index += 1
+                continue
+            run_end = index
+            while run_end < last and run_end + 1 not in self._cache:
+                run_end += 1
+            ahead = run_end
+            while ahead < min(run_end + READ_AHEAD, last_block) and ahead + 1 not in self._cache:
+                ahead += 1
+            for number, block in self._fetch(index, ahead).items():
+                self._cache.put(number, block)
+                if number <= last:
+                    found[number] = block
+            index = run_end + 1
+        return found
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes at ``offset``; short only at the end of the blob."""
+        check_time_budget()
+        if self._failure is not None:
+            raise self._failure
+        if length <= 0 or offset >= self.size:
+            return b""
+        length = min(length, self.size - offset)
+        first, last = offset // BLOCK_SIZE, (offset + length - 1) // BLOCK_SIZE
+        blocks = self._blocks(first, last)
+        joined = b"".join(blocks[index] for index in range(first, last + 1))
+        skip = offset - first * BLOCK_SIZE
+        self.bytes_read += length
+        return joined[skip:skip + length]
+
+    def read_exact(self, offset: int, length: int, what: str) -> bytes:
+        """Exactly ``length`` bytes, or :class:`Truncated` naming ``what``."""
+        data = self.read_at(offset, length)
+        if len(data) != length:
+            raise Truncated(f"{self.path.name}: blob ends inside the {what} (offset {offset}, {length} bytes)")
+        return data
+
+    def data_extents(self, start: int, end: int) -> Iterator[Range]:
+        """The extents of ``[start, end)`` that hold data: a page blob's page ranges, else the whole span."""
+        end = min(end, self.size)
+        if self._pages is not None:
+            yield from self._pages.ranges(start, end)
+        elif end > start:
+            yield start, end - start
+
+    def check_unchanged(self) -> None:
+        """Raise the first failure met, or :class:`RemoteChanged` if the blob's ETag is no longer the one at open."""
+        properties = self._call("checking that the blob did not change", self._client.get_blob_properties)
+        if properties.etag != self.etag:
+            self._failure = RemoteChanged(f"{self.path.display}: the blob changed while vhdfix read it "
+                                          "(its ETag differs from the one at open); inspect it again")
+            raise self._failure
+
+    def close(self) -> None:
+        self._cache.clear()
+        self._client.close()
+
+    def __enter__(self) -> BlobImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
