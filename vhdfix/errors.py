@@ -25,8 +25,10 @@ The tree (``code`` in brackets)::
     ├── RefusedUnsafe [refused-unsafe]: the writer will not make a change (``repair`` exit 4); one subclass
     │   per gate, from VhdxLogPresent to VerificationFailed
     ├── RepairUsageError [repair-usage]: the request cannot be carried out as given (exit 2): OutputExists,
-    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy, RemoteRepairUnsupported
-    └── OutputError [output-error]: the output could not be written (exit 5): OutputFull
+    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy; a destination blob of the wrong
+    │   size: RemoteTooSmall, RemoteSizeMismatch
+    └── OutputError [output-error]: the output could not be written (exit 5): OutputFull, RemoteWriteFailed (a
+        destination blob: its message names the remote cause's code)
 """
 
 from __future__ import annotations
@@ -426,10 +428,16 @@ class StepNotInRemedy(RepairUsageError):
     code = "step-not-in-remedy"
 
 
-class RemoteRepairUnsupported(RepairUsageError):
-    """``repair`` was given a blob URL as its input or output: it reads and writes local files only, so far."""
+class RemoteTooSmall(RepairUsageError):
+    """The destination page blob is smaller than the repaired fixed VHD (a managed disk's size is fixed)."""
 
-    code = "remote-repair-unsupported"
+    code = "remote-too-small"
+
+
+class RemoteSizeMismatch(RepairUsageError):
+    """The destination page blob is larger than the repaired fixed VHD: a VHD's footer must be its last 512 bytes."""
+
+    code = "remote-size-mismatch"
 
 
 class OutputError(VhdfixError):
@@ -440,3 +448,9 @@ class OutputError(VhdfixError):
 
 class OutputFull(OutputError):
     code = "output-full"
+
+
+class RemoteWriteFailed(OutputError):
+    """Writing the destination blob failed (refused, unreachable, throttled after the retries)."""
+
+    code = "remote-write-failed"

@@ -4,7 +4,9 @@ This is the Python API behind ``vhdfix repair``; :meth:`RepairResult.to_json`
 is exactly the JSON the command prints. The input is only ever read. The copy
 is written in OUT's directory as an unnamed file (Linux; elsewhere under a
 temporary name, :mod:`vhdfix.copy.temporaries`), verified from scratch, and
-only then named OUT.
+only then named OUT. Either side may be a blob URL: a URL output is a fixed VHD
+written into a page blob (:mod:`vhdfix.copy.blob_output`), verified by reading
+it back, and undone on failure.
 
 Which steps are written: the article's ``documented`` disk steps, plus each
 ``extended`` (not documented by Microsoft) step the caller names. Manual steps
@@ -29,7 +31,7 @@ from vhdfix.errors import (
     OutputInvalid,
     OutputIsInput,
     RefusedUnsafe,
-    RemoteRepairUnsupported,
+    RemoteUrlInvalid,
     RepairUsageError,
     StepNotInRemedy,
     VerificationFailed,
@@ -39,9 +41,10 @@ from vhdfix.errors import (
 from vhdfix.plan import WritePlan
 
 if TYPE_CHECKING:
-    from vhdfix.copy import CopyResult, ProgressCallback
+    from vhdfix.copy import BlobOutput, CopyResult, ProgressCallback
     from vhdfix.diagnosis import Article, RemedyStep
     from vhdfix.inspection import Inspection
+    from vhdfix.remote import BlobUrl
     from vhdfix.report.style import Style
     from vhdfix.verify import Check
     from vhdfix.writer import WriteContext
@@ -108,10 +111,14 @@ def _same_file(first: Path, second: Path) -> bool:
         return False
 
 
-def check_output_path(disk: Path, output: Path, parents: Sequence[Path], force: bool) -> None:
+def check_output_path(disk: str, output: Path, parents: Sequence[Path], force: bool) -> None:
     """Usage checks on OUT that need no reading: not the input, a file in an existing directory, new
-    unless ``force``. The parents found inside the image are checked once it is open."""
-    for path, role in [(disk, "the input disk"), *((parent, "a parent of the input disk") for parent in parents)]:
+    unless ``force``. The parents found inside the image are checked once it is open; a blob URL input is never
+    a local OUT."""
+    from vhdfix.remote import is_url
+
+    local_disk = [] if is_url(disk) else [(Path(disk), "the input disk")]
+    for path, role in [*local_disk, *((parent, "a parent of the input disk") for parent in parents)]:
         if _same_file(output, path):
             raise OutputIsInput(f"{output}: is {role}; write the copy somewhere else")
     if output.is_dir():
@@ -120,6 +127,31 @@ def check_output_path(disk: Path, output: Path, parents: Sequence[Path], force: 
         raise OutputInvalid(f"{output.parent}: no such directory")
     if output.exists() and not force:
         raise OutputExists(f"{output}: already exists; use --force to replace it")
+
+
+def output_url(output: str) -> BlobUrl:
+    """OUT as a blob URL; a malformed one is a usage error, not an unreadable input."""
+    from vhdfix.remote import BlobUrl
+
+    try:
+        return BlobUrl.parse(output)
+    except RemoteUrlInvalid as exc:
+        raise OutputInvalid(exc.message) from None
+
+
+# Where the blob is a managed disk's upload URL (az disk grant-access --access-level Write), revoking the access ends
+# the upload; otherwise a managed disk is made from the page blob. Then the VM's OS disk is swapped.
+MANAGED_DISK_HOST = ".blob.storage.azure.net"
+SWAP_OS_DISK = ["az vm deallocate -g <resource-group> -n <vm>",
+                "az vm update -g <resource-group> -n <vm> --os-disk <disk>",
+                "az vm start -g <resource-group> -n <vm>"]
+
+
+def next_steps(url: BlobUrl) -> list[str]:
+    """The commands that put a disk repaired into ``url`` to use (the URL names neither resource group nor VM)."""
+    if url.host.endswith(MANAGED_DISK_HOST):
+        return ["az disk revoke-access -g <resource-group> -n <disk>", *SWAP_OS_DISK]
+    return [f"az disk create -g <resource-group> -n <disk> --os-type Windows --source {url.display}", *SWAP_OS_DISK]
 
 
 def _exit_code(error: VhdfixError) -> int:
@@ -147,6 +179,8 @@ class RepairResult:
     message: str = ""
     error: VhdfixError | None = None
     exit_code: int = EXIT_UNREADABLE
+    destination: BlobOutput | None = None  # OUT as a page blob, once it was looked at
+    next_steps: list[str] = field(default_factory=list)
 
     @property
     def article(self) -> Article | None:
@@ -198,6 +232,10 @@ class RepairResult:
         output: dict[str, object] = {"path": self.output, "requested_format": self.format, "written": False}
         if self.copy is not None:
             output = {**self.copy.to_json(), "requested_format": self.format, "written": True}
+        elif self.destination is not None:
+            output["blob"] = self.destination.to_json()
+        if self.destination is not None:
+            output["cleanup"] = self.destination.cleanup
         result: dict[str, object] = {
             "schema": SCHEMA,
             "outcome": self.outcome,
@@ -210,6 +248,7 @@ class RepairResult:
             "plan": self.plan.to_json() if self.plan is not None else None,
             "verification": {"passed": self.verified, "checks": [check.to_json() for check in self.checks]},
             "output": output,
+            "next_steps": self.next_steps,
         }
         if self.error is not None:
             result["error"] = self.error.to_json()
@@ -223,42 +262,45 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
            catalog: list[Article] | None = None) -> RepairResult:
     """Repair ``disk`` into ``output``. Never raises for a bad disk or a refusal: see ``exit_code`` and
     ``error``. Ctrl-C (KeyboardInterrupt) propagates, after the partial copy is removed."""
-    from vhdfix.remote import display_name, is_url
+    from vhdfix.remote import display_name
 
+    # A URL stays a string: a Path would fold its "//" and keep its SAS in the name.
     result = RepairResult(display_name(os.fspath(disk)), display_name(os.fspath(output)), format, dry_run)
     try:
-        if any(is_url(os.fspath(location)) for location in (disk, output)):
-            raise RemoteRepairUnsupported(f"{result.input} -> {result.output}: repair reads and writes local files "
-                                          "only; inspect takes a URL, repair does not yet")
         # a defect in vhdfix must still honour the JSON/exit-code contract
-        with foreign_errors(InternalError, f"{disk}: unexpected error"):
-            _repair(result, Path(disk), Path(output), [Path(p) for p in parents], follow_parent_paths, extended,
-                    force, progress, planner, catalog)
+        with foreign_errors(InternalError, f"{result.input}: unexpected error"):
+            _repair(result, os.fspath(disk), os.fspath(output), [Path(p) for p in parents], follow_parent_paths,
+                    extended, force, progress, planner, catalog)
     except VhdfixError as exc:
         result.fail(exc)
     return result
 
 
-def _repair(result: RepairResult, disk: Path, output: Path, parents: list[Path], follow_parent_paths: bool,
+def _repair(result: RepairResult, disk: str, output: str, parents: list[Path], follow_parent_paths: bool,
             extended: Collection[str], force: bool, progress: ProgressCallback | None, planner: Planner,
             catalog: list[Article] | None) -> None:
     from vhdfix.inspection import inspect
+    from vhdfix.remote import is_url
 
-    check_output_path(disk, output, parents, force)
+    destination: Path | BlobUrl
+    if is_url(output):
+        destination = output_url(output)
+    else:
+        destination = Path(output)
+        check_output_path(disk, destination, parents, force)
     result.inspection = inspect(disk, parents, follow_parent_paths, catalog, keep_open=True)
     with result.inspection:
         if result.inspection.error is not None:
             raise result.inspection.error
-        _repair_inspected(result, result.inspection, output, extended, force, progress, planner)
+        _repair_inspected(result, result.inspection, destination, extended, force, progress, planner)
 
 
-def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path, extended: Collection[str],
-                      force: bool, progress: ProgressCallback | None, planner: Planner) -> None:
+def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path | BlobUrl,
+                      extended: Collection[str], force: bool, progress: ProgressCallback | None,
+                      planner: Planner) -> None:
     """Plan on what ``inspection`` read (its disk is open), copy, and verify."""
-    from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
-    from vhdfix.copy import copy_disk, refuse_overwriting_input, resolve_target
-    from vhdfix.verify import verify_output
-    from vhdfix.writer import context_of
+    from vhdfix.copy import BlobOutput, refuse_overwriting_input, resolve_blob_target, resolve_target
+    from vhdfix.remote import BlobUrl
 
     article = inspection.article
     if article is None:
@@ -277,10 +319,35 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
                       f"{article.id}: {reason}; nothing was written{hint}")
         return
 
-    source, windows = inspection.disk, inspection.windows
-    assert source is not None and windows is not None, "a successful inspection has read both"
+    source = inspection.disk
+    assert source is not None, "a successful inspection has read it"
+    if isinstance(output, BlobUrl):
+        resolve_blob_target(result.format, source)
+        refuse_overwriting_input(output, source)
+        result.destination = BlobOutput(output, source.virtual_size, force)
+        try:
+            result.destination.check()  # its usage errors before the plan, and in a dry run too
+            _plan_and_copy(result, inspection, result.destination, steps, force, progress, planner)
+        finally:
+            result.destination.close()
+        if result.exit_code == EXIT_REPAIRED and not result.dry_run:
+            result.next_steps = next_steps(output)
+        return
     resolve_target(result.format, source)
     refuse_overwriting_input(output, source)
+    _plan_and_copy(result, inspection, output, steps, force, progress, planner)
+
+
+def _plan_and_copy(result: RepairResult, inspection: Inspection, output: Path | BlobOutput,
+                   steps: Sequence[RemedyStep], force: bool, progress: ProgressCallback | None,
+                   planner: Planner) -> None:
+    from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
+    from vhdfix.copy import copy_disk
+    from vhdfix.verify import verify_output
+    from vhdfix.writer import context_of
+
+    article, source, windows = inspection.article, inspection.disk, inspection.windows
+    assert article is not None and source is not None and windows is not None, "a successful inspection has them"
     with time_budget(DEFAULT_TIME_BUDGET, f"planning the repair of {inspection.path}"):
         plan = result.plan = planner(context_of(source, windows, inspection.hives), steps)
     if not plan.patches:
@@ -292,7 +359,7 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
                                                      f"{article.id}; nothing was written")
         return
 
-    def check(path: Path) -> None:
+    def check(path: Path | str) -> None:
         result.checks = verify_output(path, inspection, plan, steps)
         failed = [check for check in result.checks if check.passed is False]
         if failed:
@@ -301,7 +368,7 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
 
     copied = result.copy = copy_disk(source, output, result.format, plan.patches, replace=force,
                                      progress=progress, check=check)
-    result.finish("repaired", EXIT_REPAIRED, f"{article.id}: repaired into {output} "
+    result.finish("repaired", EXIT_REPAIRED, f"{article.id}: repaired into {copied.path} "
                                              f"({describe_format(copied.format, copied.variant)}) and verified")
 
 
@@ -341,7 +408,13 @@ def render_text(result: RepairResult, style: Style) -> str:
         if result.steps.not_requested:
             lines.append(style.heading("On request") + " (NOT documented by Microsoft; add the flag to write it)")
             lines += [f"  {step_flag(step.id)}  {step.text}" for step in result.steps.not_requested]
-    if result.copy is not None:
+    if result.copy is not None and result.copy.blob is not None:
+        copy = result.copy
+        lines.append(f"{style.heading('Output')}   {copy.path}  (page blob, "
+                     f"{describe_format(copy.format, copy.variant)}, {human_size(copy.virtual_size)} virtual, "
+                     f"{human_size(copy.bytes_written)} of pages put in {copy.seconds:.1f} s; "
+                     f"found: {copy.blob['found']})")
+    elif result.copy is not None:
         copy = result.copy
         lines.append(f"{style.heading('Output')}   {copy.path}  ({describe_format(copy.format, copy.variant)}, "
                      f"{human_size(copy.virtual_size)} virtual, {human_size(copy.allocated)} on disk, "
@@ -353,6 +426,15 @@ def render_text(result: RepairResult, style: Style) -> str:
         lines.append(style.heading("Verification"))
         marks = {True: style.good("ok  "), False: style.bad("FAIL"), None: "--  "}
         lines += [f"  {marks[check.passed]}  {check.name}: {check.detail}" for check in result.checks]
+    cleanup = result.destination.cleanup if result.destination is not None else "none"
+    if cleanup != "none":
+        undone = {"deleted": "the blob vhdfix created was deleted",
+                  "cleared": "the pages vhdfix wrote into the blob were cleared"}
+        mark = style.bad if cleanup.startswith("failed") else style.warn
+        lines.append(f"{style.heading('Cleanup')}  {mark(undone.get(cleanup, cleanup))}")
     verdict = style.good if result.exit_code == EXIT_REPAIRED else style.bad if result.error else style.warn
     lines.append(f"{style.heading('Result')}   {verdict(result.message)} (exit {result.exit_code})")
+    if result.next_steps:
+        lines.append(style.heading("Next steps") + " (fill in the names: the URL does not tell them)")
+        lines += [f"  {command}" for command in result.next_steps]
     return "\n".join(lines)

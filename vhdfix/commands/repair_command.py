@@ -38,7 +38,8 @@ def extended_step_options(command: click.Command) -> click.Command:
 @click.command("repair")
 @click.argument("disk", type=DiskLocation())
 @click.option("--output", "-o", required=True, type=DiskLocation(),
-              help="The repaired copy to write. The input is never written.")
+              help="The repaired copy to write: a file, or a blob URL (written as a fixed VHD into a page blob: "
+                   "an empty upload disk of the right size, or a new blob). The input is never written.")
 @click.option("--format", "output_format", type=click.Choice(TARGET_FORMATS), default="same", show_default=True,
               help="same: the input's format (a differencing disk becomes a standalone image); vhd-fixed: ready "
                    "to upload to Azure (size rounded up to a whole MiB).")
@@ -46,7 +47,8 @@ def extended_step_options(command: click.Command) -> click.Command:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema vhdfix.repair/1).")
 @parent_option
 @follow_option
-@click.option("--force", is_flag=True, help="Replace OUT if it exists (never the input or one of its parents).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists (never the input or one of its parents); a "
+                                           "destination page blob of the right size that holds data is overwritten.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--progress", "progress_mode", type=click.Choice(["auto", "json"]), default="auto", show_default=True,
               help="auto: a progress bar on stderr when it is a terminal; json: one JSON object per line on stderr.")

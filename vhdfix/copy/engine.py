@@ -1,4 +1,5 @@
-"""``copy_disk``: a disk, with a plan's byte patches spliced in, written once as a new image file."""
+"""``copy_disk``: a disk, with a plan's byte patches spliced in, written once as a new image file, or as a fixed VHD
+into a page blob in Azure Storage."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vhdfix.copy.blob_output import BlobOutput
 from vhdfix.copy.output import OutputFile
 from vhdfix.copy.progress import CopyProgress, ProgressCallback
 from vhdfix.copy.scan import PatchedScan
@@ -18,11 +20,13 @@ from vhdfix.disk.container import Container
 from vhdfix.disk.vhdx import VhdxDisk
 from vhdfix.errors import FormatNotAvailable, OutputExists, OutputIsInput
 from vhdfix.plan import BytePatch
+from vhdfix.remote.url import BlobUrl
 
 TARGET_FORMATS = ("same", "vhd-fixed", "vhd-dynamic", "vhdx", "raw")
 NAMED_TARGETS = {"vhd-fixed": ("vhd", "fixed"), "vhd-dynamic": ("vhd", "dynamic"), "vhdx": ("vhdx", "dynamic"),
                  "raw": ("raw", "raw")}
 WRITABLE_FORMATS = ("vhd", "vhdx", "raw")
+FIXED_VHD = "vhd-fixed"
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,22 @@ def open_writer(target: Target, out: OutputFile, source: Container) -> ImageWrit
     return VhdxWriter(out, size, logical, logical, DEFAULT_BLOCK_SIZE, fixed=target.variant == "fixed")
 
 
-def refuse_overwriting_input(output: Path, source: Container) -> None:
+def resolve_blob_target(requested: str, source: Container) -> Target:
+    """The output format for ``--format requested`` into a blob: always a fixed VHD (``same`` means it too)."""
+    if requested not in ("same", FIXED_VHD):
+        raise FormatNotAvailable(f"--format {requested}: a disk in Azure Storage is written as a fixed VHD; "
+                                 f"use --format {FIXED_VHD} (or leave --format out)")
+    return resolve_target(FIXED_VHD, source)
+
+
+def refuse_overwriting_input(output: Path | BlobUrl, source: Container) -> None:
     """The input and its parents are never replaced, not even with ``--force``."""
     for link in source.chain:
+        if isinstance(output, BlobUrl):
+            if output.display == link.path:
+                role = "the input disk" if link.path == source.chain[0].path else "a parent of the input disk"
+                raise OutputIsInput(f"{output}: is {role}; write the copy somewhere else")
+            continue
         same = os.path.realpath(output) == os.path.realpath(link.path)
         if not same and output.exists():
             try:
@@ -92,17 +109,30 @@ class CopyResult:
     bytes_written: int  # bytes written to the file (zero pages are skipped)
     seconds: float
     stale_removed: tuple[str, ...] = ()  # temporary files of killed earlier copies to this path, removed first
+    blob: dict[str, object] | None = None  # a page blob's destination: what was found, requests, bytes sent
 
     def to_json(self) -> dict[str, object]:
-        return {"path": self.path, "format": self.format, "variant": self.variant,
-                "virtual_size": self.virtual_size, "size": self.file_size, "allocated": self.allocated,
-                "bytes_read": self.bytes_read, "bytes_written": self.bytes_written,
-                "seconds": round(self.seconds, 3), "stale_temporaries_removed": list(self.stale_removed)}
+        fields: dict[str, object] = {
+            "path": self.path, "format": self.format, "variant": self.variant, "virtual_size": self.virtual_size,
+            "size": self.file_size, "allocated": self.allocated, "bytes_read": self.bytes_read,
+            "bytes_written": self.bytes_written, "seconds": round(self.seconds, 3),
+            "stale_temporaries_removed": list(self.stale_removed)}
+        if self.blob is not None:
+            fields["blob"] = self.blob
+        return fields
 
 
-def copy_disk(source: Container, output: str | os.PathLike[str], target: str = "same",
+def _reporter(scan: PatchedScan, out: OutputFile | BlobOutput, progress: ProgressCallback | None,
+              started: float) -> Callable[..., None]:
+    def report(finished: bool = False) -> None:
+        if progress is not None:
+            progress(CopyProgress(scan.done, scan.total, out.bytes_written, time.monotonic() - started, finished))
+    return report
+
+
+def copy_disk(source: Container, output: str | os.PathLike[str] | BlobOutput, target: str = "same",
               patches: Sequence[BytePatch] = (), *, replace: bool = False, progress: ProgressCallback | None = None,
-              check: Callable[[Path], None] | None = None) -> CopyResult:
+              check: Callable[[Path | str], None] | None = None) -> CopyResult:
     """Write ``source`` with ``patches`` applied to ``output`` in the ``target`` format.
 
     The file is written in ``output``'s directory without a name (or, where
@@ -111,7 +141,12 @@ def copy_disk(source: Container, output: str | os.PathLike[str], target: str = "
     to reject it), and only then named ``output``. On any error or
     interruption nothing is left behind; temporary files that killed earlier
     copies to ``output`` left are removed first (``CopyResult.stale_removed``).
+
+    A :class:`BlobOutput` receives a fixed VHD in its page blob, checked by ``check`` with the blob's URL; on any
+    error or interruption what was written is undone (``BlobOutput.cleanup``).
     """
+    if isinstance(output, BlobOutput):
+        return _copy_to_blob(source, output, target, patches, progress, check)
     path = Path(output)
     resolved = resolve_target(target, source)
     refuse_overwriting_input(path, source)
@@ -121,11 +156,7 @@ def copy_disk(source: Container, output: str | os.PathLike[str], target: str = "
     started = time.monotonic()
     with OutputFile(path, replace) as out:
         writer = open_writer(resolved, out, source)
-
-        def report(finished: bool = False) -> None:
-            if progress is not None:
-                progress(CopyProgress(scan.done, scan.total, out.bytes_written, time.monotonic() - started, finished))
-
+        report = _reporter(scan, out, progress, started)
         for offset, data in scan.pieces(report):
             writer.write(offset, data)
         writer.finish()
@@ -138,3 +169,25 @@ def copy_disk(source: Container, output: str | os.PathLike[str], target: str = "
     return CopyResult(str(path), resolved.format, resolved.variant, writer.virtual_size, stat.st_size,
                       getattr(stat, "st_blocks", 0) * 512, scan.done, out.bytes_written, time.monotonic() - started,
                       tuple(str(stale) for stale in out.stale_removed))
+
+
+def _copy_to_blob(source: Container, out: BlobOutput, target: str, patches: Sequence[BytePatch],
+                  progress: ProgressCallback | None, check: Callable[[Path | str], None] | None) -> CopyResult:
+    """The disk's pieces at their own offsets in the page blob (a fixed VHD's data area), then the footer."""
+    resolve_blob_target(target, source)
+    refuse_overwriting_input(out.url, source)
+    scan = PatchedScan(source, patches)
+    started = time.monotonic()
+    with out:
+        report = _reporter(scan, out, progress, started)
+        for offset, data in scan.pieces(report):
+            out.write_at(offset, data)
+        out.write_at(out.virtual_size, fixed_footer(out.virtual_size))
+        out.sync()
+        source.check_unchanged()  # a source blob that changed while it was copied is no copy
+        report(finished=True)
+        if check is not None:
+            check(out.path)
+        out.commit()
+    return CopyResult(out.display, "vhd", "fixed", out.virtual_size, out.size, out.bytes_written, scan.done,
+                      out.bytes_written, time.monotonic() - started, blob=out.to_json())

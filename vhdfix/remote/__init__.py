@@ -1,8 +1,9 @@
-"""Disks in Azure Storage, read by URL with ranged requests.
+"""Disks in Azure Storage, read by URL with ranged requests, and written into page blobs.
 
 Below the disk layer: :func:`open_blob` gives an object with the interface of
-:class:`vhdfix.disk.image_file.ImageFile`. The Azure SDK (the ``vhdfix[azure]``
-extra) is imported only when a URL is opened.
+:class:`vhdfix.disk.image_file.ImageFile`; :func:`open_page_writer` gives the
+write side's SDK calls, for the copy engine's blob output. The Azure SDK (the
+``vhdfix[azure]`` extra) is imported only when a URL is opened.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from vhdfix.remote.url import BlobUrl, display_name, is_url, redact
 
 if TYPE_CHECKING:
     from vhdfix.remote.blob_image import BlobImage
+    from vhdfix.remote.page_writer import PageBlobWriter
 
-__all__ = ["BlobUrl", "display_name", "is_url", "open_blob", "redact"]
+__all__ = ["BlobUrl", "display_name", "is_url", "open_blob", "open_page_writer", "redact"]
 
 INSTALL_HINT = "pip install 'vhdfix[azure]'"
 
@@ -30,3 +32,15 @@ def open_blob(url: BlobUrl) -> BlobImage:
         raise RemoteSupportMissing(f"{url.display}: reading a disk by URL needs the Azure SDK: {INSTALL_HINT}") \
             from None
     return BlobImage(url)
+
+
+def open_page_writer(url: BlobUrl) -> PageBlobWriter:
+    """A writer of the page blob at ``url``; :class:`RemoteSupportMissing` without the Azure SDK."""
+    try:
+        from vhdfix.remote.page_writer import PageBlobWriter
+    except ImportError as exc:
+        if not (exc.name or "").startswith("azure"):
+            raise
+        raise RemoteSupportMissing(f"{url.display}: writing a disk by URL needs the Azure SDK: {INSTALL_HINT}") \
+            from None
+    return PageBlobWriter(url)

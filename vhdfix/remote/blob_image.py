@@ -20,12 +20,10 @@ so every container reader works on it unchanged:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError
 
 from vhdfix.budget import check_time_budget
 from vhdfix.errors import RemoteChanged, Truncated, VhdfixError
@@ -34,12 +32,12 @@ from vhdfix.remote.block_cache import BlockCache
 from vhdfix.remote.credentials import Transport, blob_client
 from vhdfix.remote.failures import remote_errors
 from vhdfix.remote.page_map import PageMap, Range
+from vhdfix.remote.throttling import retry_throttled
 from vhdfix.remote.url import BlobUrl
 
 BLOCK_SIZE = 32 * 1024
 READ_AHEAD = 3  # blocks fetched after a miss (a request is at least 128 KiB): NTFS and hive reads go on forward
 CACHE_BLOCKS = 1024  # 32 MiB
-TOO_MANY_REQUESTS = 429  # not among the statuses the SDK's storage retry policy retries (503 is)
 
 T = TypeVar("T")
 
@@ -73,17 +71,9 @@ class BlobImage:
         """``call()``, with its SDK errors translated and remembered, and HTTP 429 retried with backoff."""
         if self._failure is not None:
             raise self._failure
-        attempt = 0
         try:
             with remote_errors(self.path.display, doing):
-                while True:
-                    try:
-                        return call()
-                    except HttpResponseError as exc:
-                        if exc.status_code != TOO_MANY_REQUESTS or attempt >= self._transport.retries:
-                            raise
-                    time.sleep(self._transport.initial_backoff + self._transport.backoff_base ** attempt)
-                    attempt += 1
+                return retry_throttled(call, self._transport)
         except VhdfixError as exc:
             self._failure = exc
             raise
