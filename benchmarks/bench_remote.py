@@ -25,7 +25,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "fixtures"), str(HERE.parent)]
 from bench_inspect import populate  # noqa: E402
 from large_disk import build_all  # noqa: E402
 
-from tests.support.azurite import PAGE, UPLOAD_CHUNK, Azurite  # noqa: E402
+from tests.support.azurite import PAGE, UPLOAD_CHUNK, Azurite, upload_nonzero_pages  # noqa: E402
 from vhdfix.copy.vhd import fixed_footer  # noqa: E402
 
 RUNS = 3
@@ -66,16 +66,7 @@ def upload_fixed_vhd(server: Azurite, name: str, raw: Path) -> int:
         for offset, length in data_extents(raw):
             for start in range(offset, offset + length, UPLOAD_CHUNK):
                 file.seek(start)
-                chunk = file.read(min(UPLOAD_CHUNK, offset + length - start))
-                run = None
-                for page in range(0, len(chunk) + PAGE, PAGE):
-                    zero = page >= len(chunk) or not any(chunk[page:page + PAGE])
-                    if not zero and run is None:
-                        run = page
-                    elif zero and run is not None:
-                        client.upload_page(chunk[run:page], offset=start + run, length=page - run)
-                        sent += page - run
-                        run = None
+                sent += upload_nonzero_pages(client, file.read(min(UPLOAD_CHUNK, offset + length - start)), start)
     client.upload_page(fixed_footer(size), offset=size, length=PAGE)
     return sent + PAGE
 

@@ -41,6 +41,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def upload_nonzero_pages(client: Any, chunk: bytes, offset: int) -> int:
+    """Put the non-zero 512-byte pages of ``chunk`` (at most 4 MiB) at ``offset`` of a page blob; the bytes sent."""
+    sent = 0
+    run: int | None = None
+    for page in range(0, len(chunk) + PAGE, PAGE):
+        zero = page >= len(chunk) or not any(chunk[page:page + PAGE])
+        if not zero and run is None:
+            run = page
+        elif zero and run is not None:
+            client.upload_page(chunk[run:page], offset=offset + run, length=page - run)
+            sent += page - run
+            run = None
+    return sent
+
+
 class Azurite:
     """One Azurite blob server with its data in ``folder``; :meth:`stop` ends it and waits for it."""
 
@@ -103,15 +118,7 @@ class Azurite:
         client = self.blob(name)
         client.create_page_blob(len(data))
         for start in range(0, len(data), UPLOAD_CHUNK):
-            chunk = data[start:start + UPLOAD_CHUNK]
-            run: int | None = None
-            for page in range(0, len(chunk) + PAGE, PAGE):
-                zero = page >= len(chunk) or not any(chunk[page:page + PAGE])
-                if not zero and run is None:
-                    run = page
-                elif zero and run is not None:
-                    client.upload_page(chunk[run:page], offset=start + run, length=page - run)
-                    run = None
+            upload_nonzero_pages(client, data[start:start + UPLOAD_CHUNK], start)
 
     def upload_block_blob(self, name: str, data: bytes) -> None:
         self.blob(name).upload_blob(data, blob_type="BlockBlob", overwrite=True)
