@@ -8,6 +8,8 @@ write side's SDK calls, for the copy engine's blob output. The Azure SDK (the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vhdfix.errors import RemoteSupportMissing
@@ -22,25 +24,27 @@ __all__ = ["BlobUrl", "display_name", "is_url", "open_blob", "open_page_writer",
 INSTALL_HINT = "pip install 'vhdfix[azure]'"
 
 
-def open_blob(url: BlobUrl) -> BlobImage:
-    """Open the blob at ``url`` read-only; :class:`RemoteSupportMissing` without the Azure SDK."""
+@contextmanager
+def _azure_sdk(url: BlobUrl, doing: str) -> Iterator[None]:
+    """The Azure SDK is imported inside the block; without it, :class:`RemoteSupportMissing` says what to install."""
     try:
-        from vhdfix.remote.blob_image import BlobImage
+        yield
     except ImportError as exc:
         if not (exc.name or "").startswith("azure"):
             raise
-        raise RemoteSupportMissing(f"{url.display}: reading a disk by URL needs the Azure SDK: {INSTALL_HINT}") \
+        raise RemoteSupportMissing(f"{url.display}: {doing} a disk by URL needs the Azure SDK: {INSTALL_HINT}") \
             from None
+
+
+def open_blob(url: BlobUrl) -> BlobImage:
+    """Open the blob at ``url`` read-only; :class:`RemoteSupportMissing` without the Azure SDK."""
+    with _azure_sdk(url, "reading"):
+        from vhdfix.remote.blob_image import BlobImage
     return BlobImage(url)
 
 
 def open_page_writer(url: BlobUrl) -> PageBlobWriter:
     """A writer of the page blob at ``url``; :class:`RemoteSupportMissing` without the Azure SDK."""
-    try:
+    with _azure_sdk(url, "writing"):
         from vhdfix.remote.page_writer import PageBlobWriter
-    except ImportError as exc:
-        if not (exc.name or "").startswith("azure"):
-            raise
-        raise RemoteSupportMissing(f"{url.display}: writing a disk by URL needs the Azure SDK: {INSTALL_HINT}") \
-            from None
     return PageBlobWriter(url)
