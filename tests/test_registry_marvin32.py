@@ -12,12 +12,12 @@ import random
 import struct
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import read_realdata
 from vhdfix.registry.marvin32 import (
     HIVE_LOG_SEED,
     IMPLEMENTATION,
@@ -140,10 +140,7 @@ def test_seed_is_taken_modulo_2_64(native: Marvin32, data: bytes, seed: int) -> 
 
 
 def test_real_log_entry_hashes(implementation: Marvin32) -> None:
-    root = os.environ.get("VHDFIX_REALDATA")
-    if not root:
-        pytest.skip("VHDFIX_REALDATA is not set")
-    log = (Path(root) / "msuhanov+yarp/hives_for_tests/NewDirtyHive1/NewDirtyHive.LOG2").read_bytes()
+    log = read_realdata("msuhanov+yarp/hives_for_tests/NewDirtyHive1/NewDirtyHive.LOG2")
     offset = 512
     assert log[offset:offset + 4] == b"HvLE"
     (size,) = struct.unpack_from("<I", log, offset + 4)
