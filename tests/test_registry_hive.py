@@ -297,6 +297,7 @@ def free_cell_bodies() -> frozenset[int]:
                 min_size=1, max_size=6))
 @example([])
 @example([(11112 + 100, 0x5A)])  # inside FUZZED_HIVE's largest free cell, at 11112
+@example([(6228, 0)])  # a subkey's name length zeroed: an empty name would alias its parent's path
 def test_damaged_hives_give_hive_corrupt_and_free_space_changes_nothing(edits: list[tuple[int, int]]) -> None:
     """A damaged hive opens or is refused with HiveCorrupt, never another exception. A hive changed only inside
     free cells (or not at all) opens and reads exactly as the original."""

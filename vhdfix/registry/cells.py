@@ -222,7 +222,12 @@ class Cells:
                                    "at the key")
             (flags,) = _U16.unpack_from(data, _KEY_FLAGS_AT)
             raw = bytes(data[KEY_NODE_FIXED_SIZE:KEY_NODE_FIXED_SIZE + name_length])
-            entries.append(SubkeyEntry(offset, decode_name(raw, bool(flags & KEY_COMP_NAME))))
+            name = decode_name(raw, bool(flags & KEY_COMP_NAME))
+            # Win32 "Structure of the Registry": a key name is never empty and never holds a backslash, the
+            # path separator; such a subkey would alias its parent or another path.
+            if not name or "\\" in name:
+                raise self.corrupt(f"{what}: the subkey at {offset:#x} has the impossible name {name!r}")
+            entries.append(SubkeyEntry(offset, name))
         return entries
 
     def subkey_offsets(self, key_offset: int, node: KeyNode, what: str) -> list[int]:
