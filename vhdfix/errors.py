@@ -428,6 +428,12 @@ class StepNotInRemedy(RepairUsageError):
     code = "step-not-in-remedy"
 
 
+class DiagnosisTied(RepairUsageError):
+    """Tied articles would write different things: the screen text must say which one the VM shows."""
+
+    code = "diagnosis-tied"
+
+
 class RemoteTooSmall(RepairUsageError):
     """The destination page blob is smaller than the repaired fixed VHD (a managed disk's size is fixed)."""
 

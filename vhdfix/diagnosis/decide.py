@@ -53,7 +53,7 @@ class Diagnosis:
 
     @property
     def tied(self) -> list[Match]:
-        """The best match and every match tied with it (same confidence, same evidence), best first."""
+        """The best match and every match tied with it (same confidence, same evidence): the first matches."""
         best = self.best
         return [match for match in self.matches if match.ties_with(best)] if best else []
 
@@ -115,4 +115,7 @@ def diagnose(catalog: list[Article], evidence: EvidenceSet, screen_text: str | N
             (diagnosis.matches if article.kind == "article" else diagnosis.states).append(match)
     diagnosis.matches.sort(key=_rank)
     diagnosis.states.sort(key=_rank)
+    # the tied set first, even where an untied match of the same confidence ranks between two of its members
+    tied = diagnosis.tied
+    diagnosis.matches = tied + [match for match in diagnosis.matches if match not in tied]
     return diagnosis
