@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from vhdfix.diagnosis.catalog import NO_DETECTION, Article
 
-HEADER = ("| article | detected | from (evidence facts) | tied with (same rules) | `repair` |\n"
+HEADER = ("| article | detected | from (evidence facts; shows: facts Microsoft's steps need) | tied with (same rules) "
+          "| `repair` |\n"
           "|---|---|---|---|---|")
 
 
@@ -48,6 +49,8 @@ def coverage_markdown(catalog: list[Article]) -> str:
         if article.kind != "article":
             continue
         facts = ", ".join(f"`{fact}`" for fact in article.evidence_facts) or "—"
+        if article.remedy_facts:
+            facts += "; shows " + ", ".join(f"`{fact}`" for fact in article.remedy_facts)
         partners = ", ".join(other.id.removeprefix("OSStartUp-") for other in tie_partners(article, catalog)) or "—"
         rows.append(f"| `{article.id}` | {detected(article)} | {facts} | {partners} | {repair_does(article)} |")
     return "\n".join(rows) + "\n"
