@@ -16,7 +16,7 @@ from vhdfix.cli import cli
 from vhdfix.diagnosis import diagnose, load_catalog
 from vhdfix.diagnosis.catalog import Article, parse_article
 from vhdfix.diagnosis.coverage import coverage_markdown
-from vhdfix.diagnosis.screen import normalize, read_screen
+from vhdfix.diagnosis.screen import MAXIMUM_PASTE, normalize, read_screen
 from vhdfix.errors import DiagnosisTied
 from vhdfix.evidence.model import EvidenceSet
 from vhdfix.repair import check_tie
@@ -64,6 +64,11 @@ def test_a_screen_text_names_its_article(text: str, expected: list[str]) -> None
 @pytest.mark.parametrize("text", ["", "   ", "wait", "!!!", "Hello world", "Blue screen: CRITICAL_PROCESS_DIED"])
 def test_an_unknown_or_too_short_screen_text_names_nothing(text: str) -> None:
     assert named(text) == []
+
+
+def test_a_huge_paste_is_cut_and_still_read() -> None:
+    reading = read_screen("Starting Windows " + "x" * 10_000_000, CATALOG)
+    assert reading.named_ids == (f"{P}STARTING_WINDOWS",) and len(reading.text) == 2000
 
 
 def test_states_are_never_named() -> None:
@@ -251,4 +256,5 @@ def test_every_article_cites_its_self_help_source_and_documents_microsoft_s_step
             continue
         assert any("microsoft.compute.cantrdp.noboot/" in source for source in item.sources), item.id
         assert item.screen_text and item.steps, item.id
+        assert len(item.screen_text) < MAXIMUM_PASTE, item.id
         assert any(step.documented for step in item.remedy), item.id

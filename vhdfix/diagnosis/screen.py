@@ -17,6 +17,8 @@ from vhdfix.diagnosis.catalog import Article
 
 # A fragment shorter than this many letters and digits names too many screens to be a choice ("Please").
 MINIMUM_FRAGMENT = 6
+# The longest screen text is under 200 characters; a longer paste is cut here, so its cost stays bounded.
+MAXIMUM_PASTE = 2000
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -55,6 +57,7 @@ def _score(paste: str, screen: str) -> tuple[int, float]:
 
 def read_screen(text: str, articles: Iterable[Article]) -> ScreenReading:
     """The articles ``text`` names: those with the best non-zero score (several when they share a screen)."""
+    text = text[:MAXIMUM_PASTE]
     paste = normalize(text)
     scores: dict[str, tuple[tuple[int, float], Article]] = {}
     for article in articles:
