@@ -13,7 +13,7 @@ HEADER = ("| article | detected | from (evidence facts; shows: facts Microsoft's
 
 
 def detected(article: Article) -> str:
-    if not article.rules:
+    if not article.detected:
         return "no: " + article.detection[len(NO_DETECTION):]
     if all(rule.needs_screen for rule in article.rules):
         return "only with `--screen-text`"
