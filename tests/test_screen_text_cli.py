@@ -11,6 +11,11 @@ from click.testing import CliRunner
 import vhdfix
 from tests.conftest import FIXTURES, unpack_to
 from vhdfix.cli import cli
+from vhdfix.diagnosis import diagnose, load_catalog
+from vhdfix.evidence.model import EvidenceSet
+from vhdfix.inspection import Inspection
+from vhdfix.report.inspection_text import render_inspection
+from vhdfix.report.style import Style
 
 FINISH = "OSStartUp-WINDOWS_COULD_NOT_FINISH_CONFIGURING_THE_SYSTEM"
 COMPLETE = "OSStartUp-WINDOWS_COULD_NOT_COMPLETE_INSTALLATION"
@@ -82,3 +87,16 @@ def test_repair_writes_nothing_for_an_article_the_screen_alone_names(tmp_path: P
     result = vhdfix.repair(healthy, tmp_path / "out.vhd", screen_text="Applying Registry policy")
     assert result.exit_code == 1 and result.outcome == "nothing-to-repair"
     assert "named by the screen text only" in result.message and not (tmp_path / "out.vhd").exists()
+
+
+def test_the_report_says_the_grub_articles_are_linux_articles() -> None:
+    """What inspection reports for a Linux disk (the evidence set the Linux path of inspection gives)."""
+    evidence = EvidenceSet(facts={"linux.root": True})
+    result = Inspection("linux.vhd", evidence=evidence, diagnosis=diagnose(load_catalog(), evidence))
+    text = render_inspection(result, Style(False))
+    assert "TIED: the disk shows the same evidence for 2 articles (confidence low)" in text
+    assert "    OSStartUp-GRUB_PROMPT\n        screen: grub>" in text
+    assert "A Linux article: this is a Linux disk" in text
+    payload = result.to_json()
+    assert payload["article"] == "OSStartUp-GRUB_PROMPT" and payload["state"] == "article"
+    assert [match["platform"] for match in payload["matches"]] == ["linux", "linux"]
