@@ -32,6 +32,6 @@ def articles_command(as_json: bool, coverage: bool) -> None:
         if article.screen_text:
             click.echo(f"  screen:   {article.screen_text}")
         if article.kind == "article":
-            click.echo(f"  detected: {detected(article)}")
+            click.echo(f"  detected: {detected(article).replace('`', '')}")
         if article.link:
             click.echo(f"  {article.link}")
