@@ -184,3 +184,13 @@ def test_the_undeployable_pair_has_no_unsupported_split() -> None:
                  {"logs.panther_setuperr": 1, "logs.unattendgc_setupact": 3}, {}):
         diagnosis = diagnosed(GENERALIZED_FIRST_BOOT | logs)
         assert [match.article.id for match in diagnosis.tied] == UNDEPLOYABLE, logs
+
+
+@pytest.mark.parametrize("name", [name for name, (_, tied, _) in FIRES.items() if len(tied) > 1])
+def test_each_article_s_screen_text_resolves_its_tie(name: str) -> None:
+    changes, tied, confidence = FIRES[name]
+    for article in (item for item in CATALOG if item.id in tied):
+        for screen in (article.screen_text, *article.screen_variants):
+            diagnosis = diagnosed(changes, screen)
+            assert [match.article.id for match in diagnosis.tied] == [article.id], screen
+            assert diagnosis.best.confidence == confidence and diagnosis.best.named_by_screen
