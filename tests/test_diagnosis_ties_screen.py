@@ -35,7 +35,8 @@ def named(text: str) -> list[str]:
 
 def test_normalize_drops_case_punctuation_and_spacing() -> None:
     assert normalize("  Getting Windows ready.\nDon't   turn off your computer!") == \
-        "getting windows ready don t turn off your computer"
+        "getting windows ready dont turn off your computer"
+    assert normalize("Don\u2019t") == normalize("dont") == normalize("DON'T")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -46,6 +47,7 @@ def test_normalize_drops_case_punctuation_and_spacing() -> None:
     ("Please wait for the Local Session Manager", [f"{P}PLEASE-WAIT"]),  # the longest whole one wins
     ("Getting ready", [f"{P}GETTING_READY"]),
     ("Getting Windows ready. Don't turn off your computer", [f"{P}GETTING_WINDOWS_READY"]),
+    ("Lets start with region", [f"{P}OOBE"]),
     ("Working on features 45% complete", [f"{P}WORKING_ON_FEATURES"]),
     ("It said: Error C01A001D applying update operation 123 of 456", [f"{P}WINDOWS_UPDATE_INSTALLATION_CAPACITY"]),
     ("Windows could not finish configuring the system. To attempt to resume configuration, restart the computer.",

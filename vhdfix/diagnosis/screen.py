@@ -22,9 +22,13 @@ MAXIMUM_PASTE = 2000
 _WORD = re.compile(r"[^\W_]+")
 
 
+_APOSTROPHES = str.maketrans("", "", "'\u2018\u2019")
+
+
 def normalize(text: str) -> str:
-    """Lower-case words separated by single spaces: no punctuation, no line breaks, no repeated spaces."""
-    return " ".join(_WORD.findall(text.casefold()))
+    """Lower-case words separated by single spaces: no punctuation, no line breaks, no repeated spaces. An
+    apostrophe joins its word ("Don't" and "Dont" are the same word)."""
+    return " ".join(_WORD.findall(text.casefold().translate(_APOSTROPHES)))
 
 
 @dataclass(frozen=True)
