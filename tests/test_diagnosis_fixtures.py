@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, MANIFEST, unpack_to
+from vhdfix.diagnosis import diagnose, load_catalog
 from vhdfix.inspection import Inspection, inspect
 
 SCENARIOS = MANIFEST["scenarios"]
@@ -25,6 +26,12 @@ SETUP_FACTS = {
     "SysprepStatus\\CleanupState": "sysprep.CleanupState",
     "UnattendFile": "setup.UnattendFile",
 }
+FINISH = "OSStartUp-WINDOWS_COULD_NOT_FINISH_CONFIGURING_THE_SYSTEM"
+COMPLETE = "OSStartUp-WINDOWS_COULD_NOT_COMPLETE_INSTALLATION"
+# The two UNDEPLOYABLE disks show the same evidence for both articles (SCENARIOS.md): a tie, which the screen breaks.
+TIED = {"could-not-finish-configuring": [FINISH, COMPLETE], "could-not-complete-installation": [FINISH, COMPLETE]}
+SCREEN = {"could-not-finish-configuring": ("Windows could not finish configuring the system.", FINISH),
+          "could-not-complete-installation": ("windows could NOT complete the   installation", COMPLETE)}
 
 
 @pytest.mark.parametrize("name", sorted(FILES))
@@ -40,6 +47,22 @@ def test_sample_disk_gives_its_article(inspected_fixtures: dict[str, Inspection]
         assert result.diagnosis.state == NON_ARTICLE_STATE[entry["scenario"]]
     also = {match.article.id for match in result.diagnosis.matches[1:]}
     assert set(scenario["also_matches"]) <= also
+    tied = [match.article.id for match in result.diagnosis.tied]
+    assert tied == TIED.get(entry["scenario"], [expected_article] if expected_article else [])
+    assert [item["article"] for item in result.to_json()["tied"]] == tied
+    assert len({match.confidence for match in result.diagnosis.tied}) <= 1
+
+
+@pytest.mark.parametrize("name", sorted(name for name in FILES if FILES[name]["scenario"] in SCREEN))
+def test_the_screen_text_breaks_the_tie_of_each_sample(inspected_fixtures: dict[str, Inspection], name: str) -> None:
+    result = inspected_fixtures[name]
+    text, article = SCREEN[FILES[name]["scenario"]]
+    diagnosis = diagnose(load_catalog(), result.evidence, text)
+    assert [match.article.id for match in diagnosis.tied] == [article]
+    assert diagnosis.best.confidence == "high" and diagnosis.best.named_by_screen
+    unknown = diagnose(load_catalog(), result.evidence, "Something no article shows")
+    assert [match.article.id for match in unknown.tied] == TIED[FILES[name]["scenario"]]
+    assert unknown.screen is not None and unknown.screen.named == ()
 
 
 @pytest.mark.parametrize("name", sorted(FILES))

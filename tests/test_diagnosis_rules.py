@@ -61,6 +61,26 @@ def holds(condition: dict[str, Any], facts: dict[str, Any]) -> bool:
     ({"fact": "a", "lte": 2}, {"a": 3}, False),
     ({"fact": "a", "lte": 2}, {}, False),
     ({"fact": "a", "lte": 2}, {"a": "1"}, False),
+    ({"fact": "a", "less_than": 1}, {"a": 0.99}, True),
+    ({"fact": "a", "less_than": 1}, {"a": 1.0}, False),
+    ({"fact": "a", "less_than": 1}, {"a": 1}, False),
+    ({"fact": "a", "less_than": 10000}, {"a": 9600}, True),
+    ({"fact": "a", "less_than": 1}, {}, False),  # an unknown value is not small
+    ({"fact": "a", "less_than": 1}, {"a": "0"}, False),
+    ({"fact": "a", "less_than": 2.5}, {"a": 2}, True),
+    ({"fact": "a", "greater_than": 9599}, {"a": 9600}, True),
+    ({"fact": "a", "greater_than": 9600}, {"a": 9600}, False),
+    ({"fact": "a", "greater_than": 0}, {}, False),
+    ({"fact": "a", "greater_than": 0.5}, {"a": [1]}, False),
+    ({"fact": "a", "gte": 1.5}, {"a": 1.5}, True),
+    ({"fact": "a", "lte": 1}, {"a": 0.5}, True),
+    ({"fact": "a", "exists": True}, {"a": 0}, True),  # unlike present: 0 (safeboot Minimal) exists
+    ({"fact": "a", "exists": True}, {"a": False}, True),
+    ({"fact": "a", "exists": True}, {"a": ""}, True),
+    ({"fact": "a", "exists": True}, {"a": None}, False),
+    ({"fact": "a", "exists": True}, {}, False),
+    ({"fact": "a", "exists": False}, {}, True),
+    ({"fact": "a", "exists": False}, {"a": 0}, False),
     ({"fact": "a", "contains": "x"}, {"a": ["w", "x"]}, True),
     ({"fact": "a", "contains": "x"}, {"a": ["w", "xy"]}, False),  # list membership, not a substring of an item
     ({"fact": "a", "contains": "x"}, {"a": "wxy"}, True),  # in a string: a substring
@@ -89,6 +109,8 @@ def test_each_test_on_a_fact(condition: dict[str, Any], facts: dict[str, Any], e
     ({"fact": "a", "contains": 1}, "1", False),
     ({"fact": "a", "gte": 1}, True, False),
     ({"fact": "a", "lte": 0}, False, False),
+    ({"fact": "a", "less_than": 2}, True, False),
+    ({"fact": "a", "greater_than": 0}, True, False),
     ({"fact": "a", "present": True}, 0, False),
     ({"fact": "a", "present": True}, b"", False),
     ({"fact": "a", "present": True}, b"\0", True),
@@ -104,6 +126,14 @@ def test_booleans_are_not_the_numbers_0_and_1(condition: dict[str, Any], value: 
     {"fact": "a", "not_in": [["x"]]},
     {"fact": "a", "gte": "1"},
     {"fact": "a", "lte": True},
+    {"fact": "a", "less_than": "1"},
+    {"fact": "a", "less_than": True},
+    {"fact": "a", "less_than": float("nan")},
+    {"fact": "a", "greater_than": float("inf")},
+    {"fact": "a", "gte": float("-inf")},
+    {"fact": "a", "greater_than": [1]},
+    {"fact": "a", "exists": 1},
+    {"fact": "a", "exists": "yes"},
     {"fact": "a", "matches": 1},
     {"fact": "a", "present": "yes"},
     {"fact": "a", "contains": ["x"]},
@@ -197,9 +227,11 @@ def test_a_malformed_inner_condition_is_refused_with_its_place(condition: object
     assert refused.value.message.startswith(f"{where}:")
 
 
-@pytest.mark.parametrize("test", ["equals", "in", "not_in", "present", "gte", "lte", "contains", "matches"])
+@pytest.mark.parametrize("test", ["equals", "in", "not_in", "present", "exists", "gte", "lte", "less_than",
+                                  "greater_than", "contains", "matches"])
 def test_each_test_is_accepted(test: str) -> None:
-    value = {"in": ["x"], "not_in": ["x"], "present": True, "gte": 1, "lte": 1}.get(test, "x")
+    value = {"in": ["x"], "not_in": ["x"], "present": True, "exists": True, "gte": 1, "lte": 1, "less_than": 0.5,
+             "greater_than": 2}.get(test, "x")
     validate({"all": [{"fact": "a", test: value}, {"not": {"any": [{"fact": "b", test: value}]}}]}, "t")
 
 
@@ -255,6 +287,14 @@ def test_a_well_formed_article() -> None:
     ('any = [{ fact = "a", gte = 1 }]', "any = []", r"match\[1\]: 'any' needs a non-empty list"),
     ("{ fact = \"a\", equals = 1 }", "{ fact = \"a\", equals = 1, in = [1] }", r"match\[0\]\.all\[0\]: expected"),
     ('{ fact = "a", gte = 1 }', '{ fact = "a", matches = "[" }', "bad regular expression"),
+    ('{ fact = "a", gte = 1 }', '{ fact = "a", less_than = nan }', "'less_than' needs a finite number"),
+    ('{ fact = "a", gte = 1 }', '{ fact = "a", greater_than = "9600" }', "'greater_than' needs a finite number"),
+    ('reason = "one fact"', 'reason = "one fact"\nscreen = "yes"', r"match\[1\]: 'screen' must be true or false"),
+    ('reason = "one fact"', 'reason = "one fact"\nconfidance = "low"', r"match\[1\]: unknown key\(s\) confidance"),
+    ('priority = 7', 'priority = 7\ndetection = "none: no signal"', "an article with 'match' rules has no 'detection'"),
+    ('priority = 7', 'priority = 7\nplatform = "macos"', "platform must be one of windows, linux"),
+    ('priority = 7', 'priority = 7\nscreen_variants = "Please wait"', "'screen_variants' must be a list"),
+    ('priority = 7', 'priority = 7\nremedy_facts = ["dump.memory_dmp", ""]', "'remedy_facts' must be a list"),
 ])
 def test_malformed_articles_are_refused(old: str, new: str, problem: str) -> None:
     assert old in ARTICLE
@@ -273,6 +313,49 @@ def test_an_article_needs_a_list_of_match_rules(match: str) -> None:
 def test_a_match_rule_must_be_a_table(rule: str) -> None:
     with pytest.raises(ArticleInvalid, match=r"^example\.toml match\[0\]"):
         parse_article(ARTICLE.split("[[match]]")[0] + f"match = [{rule}]\n", "example.toml")
+
+
+NO_RULES = ARTICLE.split("[[match]]")[0]
+
+
+def test_an_article_without_rules_says_why() -> None:
+    article = parse_article(NO_RULES + 'detection = "none: nothing on the disk shows it"\n', "quiet.toml")
+    assert article.rules == () and article.detection == "none: nothing on the disk shows it"
+    assert not article.detected and article.to_json()["detection"] == "none: nothing on the disk shows it"
+    assert parse_article(ARTICLE, "example.toml").to_json()["detection"] == "rules"
+
+
+@pytest.mark.parametrize("detection", ["", 'detection = "none: "\n', 'detection = "unknown"\n', "detection = 1\n"])
+def test_an_article_without_rules_or_a_reason_is_refused(detection: str) -> None:
+    with pytest.raises(ArticleInvalid, match="detection"):
+        parse_article(NO_RULES + detection, "quiet.toml")
+
+
+def test_a_state_needs_rules() -> None:
+    text = NO_RULES.replace('kind = "article"', 'kind = "state"') + 'detection = "none: a state"\n'
+    with pytest.raises(ArticleInvalid, match="a state needs 'match' rules"):
+        parse_article(text, "state.toml")
+
+
+def test_the_optional_keys_of_an_article() -> None:
+    text = ARTICLE.replace("priority = 7", 'priority = 7\nplatform = "linux"\nscreen_variants = ["Other words"]\n'
+                                           'remedy_facts = ["dump.memory_dmp"]')
+    text = text.replace('reason = "one fact"', 'reason = "one fact"\nscreen = true')
+    article = parse_article(text, "example.toml")
+    assert (article.platform, article.screen_variants, article.remedy_facts) == ("linux", ("Other words",),
+                                                                                 ("dump.memory_dmp",))
+    assert [rule.needs_screen for rule in article.rules] == [False, True]
+    assert article.evidence_facts == ("a", "b")
+
+
+def test_a_rule_that_needs_the_screen_holds_only_when_the_screen_names_its_article() -> None:
+    text = ARTICLE.replace('reason = "both facts"', 'reason = "both facts"\nscreen = true')
+    text = text.replace("priority = 7", 'priority = 7\nscreen_text = "Example screen"')
+    catalog = [parse_article(text, "example.toml")]
+    facts = EvidenceSet(facts={"a": 1})
+    assert [(m.confidence, m.reasons) for m in diagnose(catalog, facts).matches] == [("low", ("[low] one fact",))]
+    named = diagnose(catalog, facts, "example screen").best
+    assert (named.confidence, named.named_by_screen, named.disk_evidence) == ("high", True, True)
 
 
 def test_a_catalogue_loads_every_article_of_its_folder(tmp_path: Path) -> None:
@@ -305,7 +388,7 @@ def test_a_bad_file_in_the_catalogue_is_named(tmp_path: Path) -> None:
 
 def test_the_bundled_catalogue_loads() -> None:
     catalog = load_catalog()
-    assert catalog and all(article.rules for article in catalog)
+    assert catalog and all(bool(article.rules) != bool(article.detection) for article in catalog)
     assert {article.kind for article in catalog} == {"article", "state"}
 
 

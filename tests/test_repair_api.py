@@ -156,7 +156,8 @@ def test_no_documented_disk_fix_writes_nothing(samples: Path, tmp_path: Path) ->
 
 
 def test_an_extended_step_is_planned_when_asked_for(samples: Path, tmp_path: Path) -> None:
-    """Could-not-finish has no documented disk fix; the community workaround is written on request. The
+    """Could-not-finish has no documented disk fix; the community workaround is written on request. The disk
+    ties it with could-not-complete, which offers another workaround, so the screen text must pick it. The
     article still matches afterwards (ImageState is unchanged), which is reported, not failed."""
     disk = sample("could-not-finish-configuring-mbr-vhd-dynamic", samples)
     asked: list[list[str]] = []
@@ -165,7 +166,11 @@ def test_an_extended_step_is_planned_when_asked_for(samples: Path, tmp_path: Pat
         asked.append([step.id for step in steps])
         return writer_planner(context, steps)
 
-    result = repair(disk, tmp_path / "out.vhd", planner=recording, extended=["reset-setup-state"])
+    tied = repair(disk, tmp_path / "out.vhd", planner=never_called, extended=["reset-setup-state"])
+    assert tied.exit_code == 2 and tied.error.code == "diagnosis-tied", tied.to_json()
+    assert "OSStartUp-WINDOWS_COULD_NOT_COMPLETE_INSTALLATION" in tied.message and list(tmp_path.iterdir()) == []
+    result = repair(disk, tmp_path / "out.vhd", planner=recording, extended=["reset-setup-state"],
+                    screen_text="Windows could not finish configuring the system")
     assert asked == [["reset-setup-state"]]
     assert result.exit_code == 0, result.to_json()
     assert checks(result) == {"reopen": True, "diagnosis": None, "untouched-files": True, "writer": True}

@@ -25,8 +25,8 @@ The tree (``code`` in brackets)::
     ├── RefusedUnsafe [refused-unsafe]: the writer will not make a change (``repair`` exit 4); one subclass
     │   per gate, from VhdxLogPresent to VerificationFailed
     ├── RepairUsageError [repair-usage]: the request cannot be carried out as given (exit 2): OutputExists,
-    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy; a destination blob of the wrong
-    │   size: RemoteTooSmall, RemoteSizeMismatch
+    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy, DiagnosisTied; a destination blob
+    │   of the wrong size: RemoteTooSmall, RemoteSizeMismatch
     └── OutputError [output-error]: the output could not be written (exit 5): OutputFull, RemoteWriteFailed (a
         destination blob: its message names the remote cause's code)
 """
@@ -426,6 +426,12 @@ class StepNotInRemedy(RepairUsageError):
     """An extended step was asked for that the diagnosed article's remedy does not have."""
 
     code = "step-not-in-remedy"
+
+
+class DiagnosisTied(RepairUsageError):
+    """Tied articles would write different things: the screen text must say which one the VM shows."""
+
+    code = "diagnosis-tied"
 
 
 class RemoteTooSmall(RepairUsageError):

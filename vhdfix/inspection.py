@@ -91,6 +91,8 @@ class Inspection:
         article = self.article
         result["article"] = article.id if article else None
         result["state"] = self.diagnosis.state if self.diagnosis else "unknown"
+        result["tied"] = self.diagnosis.tied_json() if self.diagnosis else []
+        result["screen_text"] = self.diagnosis.screen.to_json() if self.diagnosis and self.diagnosis.screen else None
         result["matches"] = [match.to_json() for match in self.diagnosis.matches] if self.diagnosis else []
         result["evidence"] = [item.to_json() for item in self.evidence.items] if self.evidence else []
         result["facts"] = self.evidence.facts if self.evidence else {}
@@ -101,14 +103,17 @@ class Inspection:
 
 def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[str]] = (),
             follow_parent_paths: bool = False, catalog: list[Article] | None = None,
-            budget_seconds: float | None = DEFAULT_TIME_BUDGET, keep_open: bool = False) -> Inspection:
+            budget_seconds: float | None = DEFAULT_TIME_BUDGET, keep_open: bool = False,
+            screen_text: str | None = None) -> Inspection:
     """Inspect one disk image. Never raises for a bad image: the error is in the result.
 
     ``budget_seconds`` bounds the time spent on the disk (None: unbounded); when
     it runs out the error is ``time-budget-exceeded`` (vhdfix.budget). With
     ``keep_open`` a successful inspection leaves its disk open, so the caller
     can go on with what was read (a repair plans on it) and closes it with
-    :meth:`Inspection.close`; a failed one is always closed.
+    :meth:`Inspection.close`; a failed one is always closed. ``screen_text`` is
+    what the VM's boot-diagnostics screenshot shows, to break ties between
+    articles the disk cannot tell apart (:mod:`vhdfix.diagnosis.decide`).
     """
     shown = display_name(os.fspath(path))  # a URL without its query string: a SAS is a credential
     result = Inspection(shown)
@@ -123,7 +128,7 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
             system, software = load_hive(result.windows.ntfs, "SYSTEM"), load_hive(result.windows.ntfs, "SOFTWARE")
             result.hives = [system, software]
             result.evidence = collect_evidence(result.windows.ntfs, system, software)
-            result.diagnosis = diagnose(catalog, result.evidence)
+            result.diagnosis = diagnose(catalog, result.evidence, screen_text)
             result.disk.check_unchanged()  # a blob that changed or failed while it was read is no result
     except VhdfixError as exc:
         result.error = exc

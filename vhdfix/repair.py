@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vhdfix.errors import (
+    DiagnosisTied,
     InternalError,
     OutputError,
     OutputExists,
@@ -42,7 +43,7 @@ from vhdfix.plan import WritePlan
 
 if TYPE_CHECKING:
     from vhdfix.copy import BlobOutput, CopyResult, ProgressCallback
-    from vhdfix.diagnosis import Article, RemedyStep
+    from vhdfix.diagnosis import Article, Diagnosis, RemedyStep
     from vhdfix.inspection import Inspection
     from vhdfix.remote import BlobUrl
     from vhdfix.report.style import Style
@@ -100,6 +101,21 @@ def choose_steps(article: Article, extended: Collection[str]) -> StepChoice:
         else:
             choice.not_requested.append(step)
     return choice
+
+
+def _disk_writes(article: Article, extended: Collection[str]) -> tuple[tuple[str, object], ...]:
+    return tuple((step.id, step.action) for step in article.remedy
+                 if step.writes_disk and (step.documented or step.id in extended))
+
+
+def check_tie(diagnosis: Diagnosis, extended: Collection[str]) -> None:
+    """Refuse to choose among tied articles that would write different things (with the steps asked for);
+    tied articles that write the same (often nothing) are repaired as the first of them."""
+    tied = [match.article for match in diagnosis.tied]
+    if len({_disk_writes(article, extended) for article in tied}) > 1:
+        raise DiagnosisTied(f"the disk shows the same evidence for {', '.join(article.id for article in tied)}, "
+                            f"whose remedies write different things; pass --screen-text with the text of the VM's "
+                            f"boot-diagnostics screenshot to say which one it shows")
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -208,8 +224,9 @@ class RepairResult:
         best = diagnosis.best
         return {"article": best.article.id if best else None, "title": best.article.title if best else None,
                 "confidence": best.confidence if best else None, "link": best.article.link if best else None,
-                "state": diagnosis.state, "matches": [match.to_json() for match in diagnosis.matches],
-                "warnings": inspection.warnings}
+                "state": diagnosis.state, "tied": diagnosis.tied_json(),
+                "screen_text": diagnosis.screen.to_json() if diagnosis.screen else None,
+                "matches": [match.to_json() for match in diagnosis.matches], "warnings": inspection.warnings}
 
     def steps_json(self) -> list[dict[str, object]]:
         if self.steps is None:
@@ -259,9 +276,11 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
            parents: Sequence[str | os.PathLike[str]] = (), follow_parent_paths: bool = False,
            extended: Collection[str] = (), dry_run: bool = False, force: bool = False,
            progress: ProgressCallback | None = None, planner: Planner = writer_planner,
-           catalog: list[Article] | None = None) -> RepairResult:
+           catalog: list[Article] | None = None, screen_text: str | None = None) -> RepairResult:
     """Repair ``disk`` into ``output``. Never raises for a bad disk or a refusal: see ``exit_code`` and
-    ``error``. Ctrl-C (KeyboardInterrupt) propagates, after the partial copy is removed."""
+    ``error``. Ctrl-C (KeyboardInterrupt) propagates, after the partial copy is removed. ``screen_text`` (what
+    the VM's screen shows) picks among tied articles; tied articles that would write different things are
+    refused without it (``diagnosis-tied``)."""
     from vhdfix.remote import display_name
 
     # A URL stays a string: a Path would fold its "//" and keep its SAS in the name.
@@ -270,7 +289,7 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
         # a defect in vhdfix must still honour the JSON/exit-code contract
         with foreign_errors(InternalError, f"{result.input}: unexpected error"):
             _repair(result, os.fspath(disk), os.fspath(output), [Path(p) for p in parents], follow_parent_paths,
-                    extended, force, progress, planner, catalog)
+                    extended, force, progress, planner, catalog, screen_text)
     except VhdfixError as exc:
         result.fail(exc)
     return result
@@ -278,7 +297,7 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
 
 def _repair(result: RepairResult, disk: str, output: str, parents: list[Path], follow_parent_paths: bool,
             extended: Collection[str], force: bool, progress: ProgressCallback | None, planner: Planner,
-            catalog: list[Article] | None) -> None:
+            catalog: list[Article] | None, screen_text: str | None) -> None:
     from vhdfix.inspection import inspect
     from vhdfix.remote import is_url
 
@@ -288,7 +307,7 @@ def _repair(result: RepairResult, disk: str, output: str, parents: list[Path], f
     else:
         destination = Path(output)
         check_output_path(disk, destination, parents, force)
-    result.inspection = inspect(disk, parents, follow_parent_paths, catalog, keep_open=True)
+    result.inspection = inspect(disk, parents, follow_parent_paths, catalog, keep_open=True, screen_text=screen_text)
     with result.inspection:
         if result.inspection.error is not None:
             raise result.inspection.error
@@ -308,6 +327,13 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
         result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
                       f"no boot-error article applies to this disk (state: {state}); nothing was written")
         return
+    assert inspection.diagnosis is not None and inspection.diagnosis.best is not None, "an article has a match"
+    if not inspection.diagnosis.best.disk_evidence:
+        result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
+                      f"{article.id}: named by the screen text only, the disk shows no sign of its cause; "
+                      f"nothing was written")
+        return
+    check_tie(inspection.diagnosis, extended)
     result.steps = choose_steps(article, extended)
     steps = result.steps.apply
     if not steps:
@@ -390,6 +416,10 @@ def render_text(result: RepairResult, style: Style) -> str:
         best = inspection.diagnosis.best
         confidence = f" ({best.confidence} confidence)" if best is not None else ""
         lines.append(f"{style.heading('Article')}  {article.id}{confidence}: {article.title}")
+        tied = [match.article.id for match in inspection.diagnosis.tied[1:]]
+        if tied:
+            lines.append(f"{style.heading('Tied')}     with {', '.join(tied)}: the disk cannot tell them apart "
+                         f"(--screen-text can)")
     if result.steps is not None:
         planned = {step.id: step for step in result.plan.steps} if result.plan is not None else {}
         heading = "Plan (dry run: nothing is written)" if result.dry_run else "Plan"

@@ -24,8 +24,11 @@ from vhdfix.report.style import Style, use_color
               default=DEFAULT_TIME_BUDGET, show_default=True,
               help="Seconds allowed per disk; a disk whose structures take longer to read (crafted or badly "
                    "damaged) ends with error code time-budget-exceeded.")
+@click.option("--screen-text", metavar="TEXT",
+              help="What the VM's boot-diagnostics screenshot shows (any part of it): picks among articles the disk "
+                   "cannot tell apart, and names an article whose cause leaves no trace on the disk.")
 def inspect_command(disks: tuple[Path | str, ...], as_json: bool, parents: tuple[Path, ...],
-                    follow_parent_paths: bool, budget_seconds: float) -> None:
+                    follow_parent_paths: bool, budget_seconds: float, screen_text: str | None) -> None:
     """Inspect DISK... and report which Azure boot-error article applies, with the evidence.
 
     A DISK may be a blob URL in Azure Storage (https; with a SAS, else the
@@ -36,7 +39,8 @@ def inspect_command(disks: tuple[Path | str, ...], as_json: bool, parents: tuple
     applies; 2 usage error; 3 a disk could not be inspected. With several
     disks the highest code wins.
     """
-    results = [inspect(disk, parents, follow_parent_paths, budget_seconds=budget_seconds) for disk in disks]
+    results = [inspect(disk, parents, follow_parent_paths, budget_seconds=budget_seconds, screen_text=screen_text)
+               for disk in disks]
     if as_json:
         payload = results[0].to_json() if len(results) == 1 else [r.to_json() for r in results]
         click.echo(json.dumps(payload, indent=2))

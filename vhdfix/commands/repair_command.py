@@ -52,10 +52,13 @@ def extended_step_options(command: click.Command) -> click.Command:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--progress", "progress_mode", type=click.Choice(["auto", "json"]), default="auto", show_default=True,
               help="auto: a progress bar on stderr when it is a terminal; json: one JSON object per line on stderr.")
+@click.option("--screen-text", metavar="TEXT",
+              help="What the VM's boot-diagnostics screenshot shows (any part of it): picks among articles the disk "
+                   "cannot tell apart. Tied articles whose remedies write different things are refused without it.")
 @extended_step_options
 def repair_command(disk: Path | str, output: Path | str, output_format: str, dry_run: bool, as_json: bool,
                    parents: tuple[Path, ...], follow_parent_paths: bool, force: bool, quiet: bool, progress_mode: str,
-                   **step_flags: bool) -> None:
+                   screen_text: str | None, **step_flags: bool) -> None:
     """Write a repaired copy of DISK to OUT, verified before it is put in place.
 
     The best matching article's documented disk steps are written; each
@@ -76,7 +79,7 @@ def repair_command(disk: Path | str, output: Path | str, output_format: str, dry
     elif not quiet and sys.stderr.isatty():
         progress = TerminalProgress(sys.stderr)
     result = repair(disk, output, format=output_format, parents=parents, follow_parent_paths=follow_parent_paths,
-                    extended=extended, dry_run=dry_run, force=force, progress=progress)
+                    extended=extended, dry_run=dry_run, force=force, progress=progress, screen_text=screen_text)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         if result.error is not None:

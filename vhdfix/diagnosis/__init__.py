@@ -2,5 +2,6 @@
 
 from vhdfix.diagnosis.catalog import Article, RemedyStep, load_catalog
 from vhdfix.diagnosis.decide import Diagnosis, Match, diagnose
+from vhdfix.diagnosis.screen import ScreenReading
 
-__all__ = ["Article", "Diagnosis", "Match", "RemedyStep", "diagnose", "load_catalog"]
+__all__ = ["Article", "Diagnosis", "Match", "RemedyStep", "ScreenReading", "diagnose", "load_catalog"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vhdfix.diagnosis.actions import Action, parse_action
-from vhdfix.diagnosis.conditions import validate
+from vhdfix.diagnosis.conditions import condition_facts, validate
 from vhdfix.errors import ArticleInvalid
 
 if sys.version_info >= (3, 11):
@@ -19,6 +19,8 @@ else:  # pragma: no cover - Python 3.10
 
 CONFIDENCES = ("high", "medium", "low")
 KINDS = ("article", "state")
+PLATFORMS = ("windows", "linux")
+NO_DETECTION = "none: "  # an article without rules says why: detection = "none: <why the disk cannot show it>"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class MatchRule:
     confidence: str
     reason: str
     condition: dict[str, Any]
+    needs_screen: bool = False  # ``screen = true``: holds only when --screen-text names the article
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,28 @@ class Article:
     rules: tuple[MatchRule, ...]
     remedy: tuple[RemedyStep, ...] = field(default=())
     path: str = ""
+    detection: str = ""  # "none: <why>" for an article the disk cannot show; empty when it has rules
+    platform: str = "windows"
+    screen_variants: tuple[str, ...] = ()  # other wordings of the same screen, for --screen-text
+    remedy_facts: tuple[str, ...] = ()  # facts shown with the article because Microsoft's steps depend on them
+
+    @property
+    def detected(self) -> bool:
+        return bool(self.rules)
+
+    @property
+    def evidence_facts(self) -> tuple[str, ...]:
+        """Every fact the article's rules test, in the order they first appear."""
+        return tuple(dict.fromkeys(fact for rule in self.rules for fact in condition_facts(rule.condition)))
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "kind": self.kind, "title": self.title, "screen_text": self.screen_text,
-                "link": self.link, "sources": list(self.sources), "summary": self.summary,
-                "steps": list(self.steps), "remedy": [step.to_json() for step in self.remedy]}
+        return {"id": self.id, "kind": self.kind, "platform": self.platform, "title": self.title,
+                "screen_text": self.screen_text, "screen_variants": list(self.screen_variants), "link": self.link,
+                "sources": list(self.sources), "summary": self.summary, "steps": list(self.steps),
+                "detection": self.detection or "rules", "evidence_facts": list(self.evidence_facts),
+                "rules": [{"confidence": rule.confidence, "reason": rule.reason, "needs_screen": rule.needs_screen}
+                          for rule in self.rules],
+                "remedy_facts": list(self.remedy_facts), "remedy": [step.to_json() for step in self.remedy]}
 
 
 def _required(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -90,8 +110,34 @@ def _rule(data: dict[str, Any], where: str) -> MatchRule:
     condition = {key: value for key, value in data.items() if key in ("all", "any", "not")}
     if len(condition) != 1:
         raise ArticleInvalid(f"{where}: a match needs exactly one of 'all', 'any' or 'not'")
+    unknown = set(data) - {"confidence", "reason", "screen", *condition}
+    if unknown:
+        raise ArticleInvalid(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    needs_screen = data.get("screen", False)
+    if not isinstance(needs_screen, bool):
+        raise ArticleInvalid(f"{where}: 'screen' must be true or false")
     validate(condition, where)
-    return MatchRule(confidence, _required(data, "reason", str, where), condition)
+    return MatchRule(confidence, _required(data, "reason", str, where), condition, needs_screen)
+
+
+def _strings(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ArticleInvalid(f"{where}: '{key}' must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _detection(data: dict[str, Any], rules: tuple[MatchRule, ...], where: str) -> str:
+    """An article has rules, or says why it has none; never both, never neither."""
+    detection = data.get("detection", "")
+    if not isinstance(detection, str):
+        raise ArticleInvalid(f"{where}: 'detection' must be a string")
+    if rules and detection:
+        raise ArticleInvalid(f"{where}: an article with 'match' rules has no 'detection' line")
+    if not rules and not (detection.startswith(NO_DETECTION) and detection[len(NO_DETECTION):].strip()):
+        raise ArticleInvalid(f"{where}: 'match' needs at least one rule; an article the disk cannot show says why "
+                             f"with detection = \"{NO_DETECTION}<why>\"")
+    return detection
 
 
 def _remedy(data: dict[str, Any], where: str) -> RemedyStep:
@@ -108,10 +154,16 @@ def parse_article(text: str, where: str) -> Article:
     kind = _required(data, "kind", str, where)
     if kind not in KINDS:
         raise ArticleInvalid(f"{where}: kind must be one of {', '.join(KINDS)}")
+    if "match" in data and not isinstance(data["match"], list):
+        raise ArticleInvalid(f"{where}: 'match' must be a list of rules")
     rules = tuple(_rule(_table(rule, f"{where} match[{i}]"), f"{where} match[{i}]")
-                  for i, rule in enumerate(_required(data, "match", list, where)))
-    if not rules:
-        raise ArticleInvalid(f"{where}: 'match' needs at least one rule, or the article can never apply")
+                  for i, rule in enumerate(data.get("match", [])))
+    detection = _detection(data, rules, where)
+    if kind == "state" and not rules:
+        raise ArticleInvalid(f"{where}: a state needs 'match' rules")
+    platform = data.get("platform", "windows")
+    if platform not in PLATFORMS:
+        raise ArticleInvalid(f"{where}: platform must be one of {', '.join(PLATFORMS)}")
     remedy = tuple(_remedy(_table(step, f"{where} remedy[{i}]"), f"{where} remedy[{i}]")
                    for i, step in enumerate(data.get("remedy", [])))
     return Article(
@@ -127,6 +179,10 @@ def parse_article(text: str, where: str) -> Article:
         rules=rules,
         remedy=remedy,
         path=where,
+        detection=detection,
+        platform=platform,
+        screen_variants=_strings(data, "screen_variants", where),
+        remedy_facts=_strings(data, "remedy_facts", where),
     )
 
 

@@ -6,6 +6,8 @@ A condition is a table with a ``fact`` and one test::
     { fact = "image_state", in = ["IMAGE_STATE_UNDEPLOYABLE", "IMAGE_STATE_SPECIALIZE_RESEAL_TO_OOBE"] }
     { fact = "answer_files.custom", present = true }      # not None, not false, not empty
     { fact = "logs.panther_setuperr", gte = 1 }
+    { fact = "volume.free_percent", less_than = 1 }      # also greater_than; numbers may be fractions
+    { fact = "bcd.safeboot", exists = true }             # not None: unlike present, 0 and false exist
     { fact = "logs.patterns", contains = "sysprep-rearm-limit" }
     { fact = "setup.CmdLine", matches = "(?i)windeploy" }
 
@@ -17,8 +19,9 @@ argument is checked when the catalogue loads, so that a typo is refused instead 
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from vhdfix.errors import ArticleInvalid
@@ -30,7 +33,12 @@ def _same(value: Any, expected: Any) -> bool:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite_number(value: Any) -> bool:
+    """A rule's threshold: TOML's nan and inf would make a comparison that never, or always, holds."""
+    return _number(value) and math.isfinite(value)
 
 
 TESTS: dict[str, Callable[[Any, Any], bool]] = {
@@ -40,6 +48,9 @@ TESTS: dict[str, Callable[[Any, Any], bool]] = {
     "present": lambda value, expected: bool(value) == expected,  # not None, false, 0 or empty
     "gte": lambda value, expected: _number(value) and value >= expected,
     "lte": lambda value, expected: _number(value) and value <= expected,
+    "less_than": lambda value, expected: _number(value) and value < expected,
+    "greater_than": lambda value, expected: _number(value) and value > expected,
+    "exists": lambda value, expected: (value is not None) == expected,
     "contains": lambda value, expected: any(_same(item, expected) for item in value) if isinstance(value, list)
     else isinstance(value, str) and isinstance(expected, str) and expected in value,
     "matches": lambda value, expected: isinstance(value, str) and re.search(expected, value) is not None,
@@ -51,8 +62,11 @@ ARGUMENTS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "in": ("a non-empty list of strings, numbers or booleans",
            lambda arg: isinstance(arg, list) and bool(arg) and all(isinstance(item, _SCALAR) for item in arg)),
     "present": ("true or false", lambda arg: isinstance(arg, bool)),
-    "gte": ("a number", _number),
-    "lte": ("a number", _number),
+    "gte": ("a finite number", _finite_number),
+    "lte": ("a finite number", _finite_number),
+    "less_than": ("a finite number", _finite_number),
+    "greater_than": ("a finite number", _finite_number),
+    "exists": ("true or false", lambda arg: isinstance(arg, bool)),
     "contains": ("a string, number or boolean", lambda arg: isinstance(arg, _SCALAR)),
     "matches": ("a regular expression", lambda arg: isinstance(arg, str)),
 }
@@ -105,3 +119,14 @@ def evaluate(condition: Mapping[str, Any], facts: Mapping[str, Any], tested: dic
     tested[fact] = value
     test = next(key for key in condition if key in TESTS)
     return TESTS[test](value, condition[test])
+
+
+def condition_facts(condition: Mapping[str, Any]) -> Iterator[str]:
+    """Every fact a (validated) condition names, through ``all``, ``any`` and ``not`` at any depth."""
+    for combinator in ("all", "any"):
+        for item in condition.get(combinator, []):
+            yield from condition_facts(item)
+    if "not" in condition:
+        yield from condition_facts(condition["not"])
+    if "fact" in condition:
+        yield condition["fact"]

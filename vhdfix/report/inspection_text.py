@@ -87,28 +87,60 @@ def _evidence_lines(result: Inspection, style: Style) -> list[str]:
     return lines
 
 
+def _screen_lines(result: Inspection, style: Style) -> list[str]:
+    assert result.diagnosis is not None
+    screen = result.diagnosis.screen
+    if screen is None:
+        return []
+    if not screen.named:
+        return [style.warn(f"  Screen text {screen.text!r} matched no article: the diagnosis is the disk's alone.")]
+    return [f"  Screen text {screen.text!r} names: {', '.join(screen.named_ids)}"]
+
+
+def _tie_lines(result: Inspection, style: Style) -> list[str]:
+    assert result.diagnosis is not None
+    tied = result.diagnosis.tied
+    if len(tied) < 2:
+        return []
+    lines = [style.warn(f"  TIED: the disk shows the same evidence for {len(tied)} articles (confidence "
+                        f"{tied[0].confidence}); only the screen tells them apart:")]
+    for match in tied:
+        lines.append(f"    {match.article.id}")
+        lines.append(f"        screen: {match.article.screen_text}")
+    lines.append("  Pass --screen-text \"<the text of the boot-diagnostics screenshot>\" to pick one. "
+                 "The first is detailed below.")
+    return lines
+
+
 def _diagnosis_lines(result: Inspection, style: Style) -> list[str]:
     assert result.diagnosis is not None
     article = result.article
     if article is None:
+        lines = [style.heading("Diagnosis"), *_screen_lines(result, style)]
         states = result.diagnosis.states
         if states:
             state = states[0].article
-            lines = [style.heading("Diagnosis"), style.good(f"  No boot-error article applies: {state.title}"),
-                     f"  {state.summary}"]
+            lines += [style.good(f"  No boot-error article applies: {state.title}"), f"  {state.summary}"]
             lines.extend(f"  - {step}" for step in state.steps)
             return lines
-        return [style.heading("Diagnosis"), "  No known article matches the evidence."]
+        return [*lines, "  No known article matches the evidence."]
     best = result.diagnosis.matches[0]
-    lines = [style.heading("Diagnosis"),
+    tied = result.diagnosis.tied
+    lines = [style.heading("Diagnosis"), *_screen_lines(result, style), *_tie_lines(result, style),
              style.bad(f"  {article.id}") + f"  (confidence {best.confidence})",
              f"  {article.title}"]
+    if article.platform == "linux":
+        lines.append(style.warn("  A Linux article: this is a Linux disk, which vhdfix diagnoses no further "
+                                "and does not repair."))
+    if not best.disk_evidence:
+        lines.append(style.warn("  Named by the screen text only: the disk shows no sign of its cause."))
     if article.screen_text:
         lines.append(f"  Screen: {article.screen_text}")
     if article.link:
         lines.append(f"  Article: {article.link}")
     lines.extend(f"  why: {reason}" for reason in best.reasons)
-    for other in result.diagnosis.matches[1:]:
+    lines.extend(f"  {fact}: {best.facts.get(fact)!r}" for fact in article.remedy_facts)
+    for other in result.diagnosis.matches[len(tied):]:
         lines.append(f"  also matches: {other.article.id} (confidence {other.confidence})")
     lines.append(style.heading("What to do"))
     lines.extend(f"  - {step}" for step in article.steps)
