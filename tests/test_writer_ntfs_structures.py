@@ -12,7 +12,7 @@ from tests.support.writer_support import CASES, writer_cases
 from vhdfix.ntfs.extents import Extents, MappingPairsError, Run, decode_mapping_pairs
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
 from vhdfix.ntfs.fixup_write import next_usn, protect
-from vhdfix.ntfs.i30 import I30, IndexNodeError, parse_node, parse_root, remove_from_root_value
+from vhdfix.ntfs.index_node import I30, IndexNodeError, parse_node, parse_root, remove_from_root_value
 from vhdfix.ntfs.mft_record import parse_record
 from vhdfix.ntfs.record_edit import next_record_sequence, resize_resident_value
 from vhdfix.writer.context import open_context
