@@ -95,11 +95,7 @@ def provisioning_agent_disk(realdata: Path, folder: Path) -> Path:
     require_tool("ntfs-3g")
     original = unpack_disk(realdata, folder)
     offset, size = _ntfs_partition(original)
-    volume = folder / "volume.raw"
-    with original.open("rb") as source, volume.open("wb") as target:
-        source.seek(offset)
-        _copy_sparse(source, target, size)
-        target.truncate()
+    volume = ntfs_volume(original, folder, "scratch")
     tree = _windows_tree(FIXTURES / "provisioning-agent.vhd")
     with ntfs_mounted(volume) as root:
         for path, data in sorted(tree.items()):
@@ -120,3 +116,14 @@ def provisioning_agent_disk(realdata: Path, folder: Path) -> Path:
     original.unlink()
     volume.unlink()
     return disk
+
+
+def ntfs_volume(disk: Path, folder: Path, name: str) -> Path:
+    """The NTFS partition of a raw disk as a sparse file of its own (for the ntfs-3g tools)."""
+    offset, size = _ntfs_partition(disk)
+    volume = folder / f"{name}.volume.raw"
+    with disk.open("rb") as source, volume.open("wb") as target:
+        source.seek(offset)
+        _copy_sparse(source, target, size)
+        target.truncate()
+    return volume
