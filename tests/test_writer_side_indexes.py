@@ -226,6 +226,21 @@ def test_o_entries_that_need_the_tree_rebalanced_refuse(sides: SideIndexVolume, 
     assert hashlib.sha256(sides.image.read_bytes()).hexdigest() == digest
 
 
+@pytest.mark.oracle
+@pytest.mark.parametrize("block_size", [0, 3, 1 << 20])
+def test_an_o_root_with_an_impossible_block_size_is_corrupt(sides: SideIndexVolume, tmp_path: Path,
+                                                            block_size: int) -> None:
+    image = copy_of(sides.image, tmp_path, "bad-block-size.raw")
+
+    def edit(record: bytearray) -> None:
+        root = parse_record(record).find(ATTRIBUTE_TYPE_CODE.INDEX_ROOT, "$O")[0]
+        struct.pack_into("<I", record, root.offset + root.value_offset + 8, block_size)  # BytesPerIndexBuffer
+
+    edit_record(image, OBJECT_ID_FILE_RECORD, edit)
+    with open_context(image) as context, pytest.raises(errors.CorruptVolume, match="index blocks of"):
+        plan_actions(context, [delete_step("remove", sides.leaf_entry)])
+
+
 # --- the real Windows 10 volume ------------------------------------------------------------------------------
 
 
