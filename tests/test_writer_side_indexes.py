@@ -43,7 +43,7 @@ from tests.support.writer_support import (
 from vhdfix.ntfs.index_node import OBJECT_ID_INDEX, REPARSE_INDEX, IndexKind
 from vhdfix.ntfs.mft_record import parse_record
 from vhdfix.verify import verify_structures
-from vhdfix.writer import apply_patches, open_context, plan_actions
+from vhdfix.writer import apply_patches, index_edit, open_context, plan_actions
 
 OBJECT_ID_FILE_RECORD = 25  # $Extend\$ObjId on a volume mkntfs made
 SAMPLE_OBJECT_ID = bytes(range(1, 17))  # what the writer fixture's build gave objid\tagged.txt
@@ -238,6 +238,13 @@ def test_an_o_root_with_an_impossible_block_size_is_corrupt(sides: SideIndexVolu
 
     edit_record(image, OBJECT_ID_FILE_RECORD, edit)
     with open_context(image) as context, pytest.raises(errors.CorruptVolume, match="index blocks of"):
+        plan_actions(context, [delete_step("remove", sides.leaf_entry)])
+
+
+@pytest.mark.oracle
+def test_an_index_larger_than_the_memory_cap_refuses(sides: SideIndexVolume, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_edit, "MAX_INDEX_BYTES", 2 * 4096)  # $O has 5 blocks in use
+    with open_context(sides.image) as context, pytest.raises(errors.RefusedUnsafe, match="INDX blocks in use"):
         plan_actions(context, [delete_step("remove", sides.leaf_entry)])
 
 

@@ -13,7 +13,7 @@ Every entry names one file (:class:`IndexKind` says where its MFT reference lies
 * a view index (ntfs-3g layout.h ``INDEX_ENTRY_HEADER``, the union of ``indexed_file`` with
   ``data_offset``/``data_length``): the first 8 bytes say where the entry's data lies.
 
-  - ``$Extend\\$ObjId:$O`` (Linux-NTFS documentation, "Files - $ObjId"; MS-FSCC 2.4.26
+  - ``$Extend\\$ObjId:$O`` (Linux-NTFS documentation, "Files - $ObjId"; MS-FSCC
     FILE_OBJECTID_INFORMATION): key = the 16-byte object id GUID; data (56 bytes) = the file's MFT
     reference, then the birth volume id, birth object id and domain id GUIDs.
   - ``$Extend\\$Reparse:$R`` (Linux-NTFS documentation, "Files - $Reparse"): key (12 bytes) = the
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Literal
 
 from dissect.ntfs.c_ntfs import COLLATION, c_ntfs
 
@@ -65,7 +66,7 @@ class IndexKind:
     label: str  # for messages
     collation: int
     key_size: int | None  # a view index's fixed key size; None for $I30 (a $FILE_NAME of any length)
-    reference_in: str  # "header" ($I30), "data" or "key" (view indexes)
+    reference_in: Literal["header", "data", "key"]  # "header" for $I30; "data" or "key" in a view index
     reference_at: int  # offset of the MFT reference in that part
 
     @property

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
 
-from vhdfix.errors import AttributeList, CorruptVolume, IndexLastEntry, IndexNodeEntry
+from vhdfix.errors import AttributeList, CorruptVolume, IndexLastEntry, IndexNodeEntry, RefusedUnsafe
 from vhdfix.ntfs.extents import Extents
 from vhdfix.ntfs.index_node import (
     IndexEntry,
@@ -43,6 +43,10 @@ from vhdfix.ntfs.index_node import (
 from vhdfix.ntfs.mft_record import Attribute, MftRecord
 from vhdfix.ntfs.record_edit import resize_resident_value
 from vhdfix.writer.volume_view import Unit, VolumeView
+
+# The blocks of an index are held in memory while the plan is made. Real indexes are far smaller (System32's
+# $I30: about 1 MiB; the $O of a volume: a few blocks); a crafted bitmap could claim the whole volume.
+MAX_INDEX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,11 @@ def read_index(view: VolumeView, number: int, kind: IndexKind) -> NtfsIndex:
                                 f"{allocation.mapped_size} bytes of runs")
         bitmap = _bitmap(view, record, parsed, kind, where, allocation_attribute.data_size // root.block_size)
         unit = vcn_unit(view.cluster_size, root.block_size)
-        for vcn in blocks_in_use(bitmap, allocation_attribute.data_size, root.block_size, view.cluster_size):
+        vcns = blocks_in_use(bitmap, allocation_attribute.data_size, root.block_size, view.cluster_size)
+        if len(vcns) * root.block_size > MAX_INDEX_BYTES:
+            raise RefusedUnsafe(f"{where} has {len(vcns)} INDX blocks in use, more than vhdfix reads into memory "
+                                f"({MAX_INDEX_BYTES // (1024 * 1024)} MiB); remove the file from Windows instead")
+        for vcn in vcns:
             block = view.index_block_unit(number, kind.name, allocation, vcn * unit, root.block_size, vcn)
             try:
                 blocks[vcn] = parse_block(block.current, vcn, kind)
