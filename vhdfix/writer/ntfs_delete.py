@@ -196,9 +196,7 @@ def remove_file(view: VolumeView, ntfs: NtfsVolume, path: str, step: int) -> Rem
         raise CorruptVolume(f"{view.label}: record {target} of {path} is in use but free in $MFT:$BITMAP; "
                             "run chkdsk in Windows")
 
-    remove_entries(view, directory, lambda entry: entry.record == target, lambda entry: _entry_name(entry, path),
-                   step)
-    for index in side_indexes:
+    for index in (directory, *side_indexes):
         remove_entries(view, index, lambda entry: entry.record == target, lambda entry: _entry_name(entry, path),
                        step)
     for lcn, count in clusters:
