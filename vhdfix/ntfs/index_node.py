@@ -13,11 +13,12 @@ Every entry names one file (:class:`IndexKind` says where its MFT reference lies
 * a view index (ntfs-3g layout.h ``INDEX_ENTRY_HEADER``, the union of ``indexed_file`` with
   ``data_offset``/``data_length``): the first 8 bytes say where the entry's data lies.
 
-  - ``$Extend\\$ObjId:$O`` (Linux-NTFS documentation, "Files - $ObjId"; MS-FSCC
-    FILE_OBJECTID_INFORMATION): key = the 16-byte object id GUID; data (56 bytes) = the file's MFT
-    reference, then the birth volume id, birth object id and domain id GUIDs.
-  - ``$Extend\\$Reparse:$R`` (Linux-NTFS documentation, "Files - $Reparse"): key (12 bytes) = the
-    reparse tag (u32), then the file's MFT reference; no data.
+  - ``$Extend\\$ObjId:$O`` (Linux-NTFS documentation, "Files - $ObjId",
+    flatcap.github.io/linux-ntfs/ntfs/files/objid.html; MS-FSCC FILE_OBJECTID_INFORMATION):
+    key = the 16-byte object id GUID; data (56 bytes) = the file's MFT reference, then the birth volume
+    id, birth object id and domain id GUIDs.
+  - ``$Extend\\$Reparse:$R`` (Linux-NTFS documentation, "Files - $Reparse", .../files/reparse.html):
+    key (12 bytes) = the reparse tag (u32), then the file's MFT reference; no data.
 
   Both collate as COLLATION_NTOFS_ULONGS (0x13): keys compare as sequences of little-endian u32.
 """

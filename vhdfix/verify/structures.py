@@ -149,8 +149,7 @@ class _Checker:
         side = BY_KIND[index.kind]
         try:
             record, parsed = self.view.record(entry.record)
-            prefix = attribute_key_prefix(self.view, record, parsed, side, f"record {entry.record}", side.keyed_by,
-                                          "")
+            prefix = attribute_key_prefix(self.view, record, parsed, side, f"record {entry.record}", "")
         except (VhdfixError, FixupError, ValueError) as exc:
             self.problems.append(f"{where}: {exc}")
             return

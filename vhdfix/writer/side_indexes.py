@@ -52,8 +52,10 @@ BY_KIND = {side.kind: side for side in SIDE_INDEXES}
 
 
 def attribute_key_prefix(view: VolumeView, record: bytearray, parsed: MftRecord, side: SideIndex, path: str,
-                      size: int, advice: str) -> bytes | None:
-    """The first ``size`` bytes of the file's ``side.attribute`` value, or None when it has none."""
+                         advice: str) -> bytes | None:
+    """The bytes of the file's ``side.attribute`` value that its index key starts with, or None when it has
+    no such attribute."""
+    size = side.keyed_by
     found = parsed.find(side.attribute)
     if not found:
         return None
@@ -94,7 +96,7 @@ def side_index_entries(view: VolumeView, path: str, target: int, record: bytearr
     reference = target | parsed.sequence_number << 48
     indexes = []
     for side in SIDE_INDEXES:
-        prefix = attribute_key_prefix(view, record, parsed, side, path, side.keyed_by, advice)
+        prefix = attribute_key_prefix(view, record, parsed, side, path, advice)
         if prefix is None:
             continue
         key = prefix + (struct.pack("<Q", reference) if side.keyed_with_reference else b"")
