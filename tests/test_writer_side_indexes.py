@@ -4,10 +4,11 @@
   ``$O``; it is removed with its entry, the verifier proves it, dissect.ntfs (an independent reader) agrees, and
   what cannot be done exactly (an object id ``$O`` does not list, a malformed one) is refused. Damaged ``$O``
   roots give typed errors only.
-* A scratch volume that ntfs-3g fills with object ids and symbolic links (tests/support/side_index_volume.py):
-  an ``$O`` entry in an INDX leaf, a ``$R`` entry in the root, a file in both; each removal gives the same
-  ``$I30``, ``$O``, ``$R`` entries, bitmaps and record states as ntfs-3g's own ``rm`` and passes ntfsfix,
-  ntfsresize and a read-only ntfs-3g walk. A NODE entry and the last entry of a leaf of ``$O`` are refused.
+* Scratch volumes that ntfs-3g fills with object ids and symbolic links (tests/support/side_index_volume.py):
+  an ``$O`` entry in an INDX leaf, a ``$R`` entry in the root and one in an INDX leaf, a file in both; each
+  removal gives the same ``$I30``, ``$O``, ``$R`` entries, bitmaps and record states as ntfs-3g's own ``rm`` and
+  passes ntfsfix, ntfsresize and a read-only ntfs-3g walk. A NODE entry and the last entry of a leaf of
+  ``$O`` are refused.
 * The real Windows 10 disk of ``vss_1_vol`` (tests/support/real_volume.py), whose ``Windows\\OEM\\Unattend.wsf``
   is a real Windows file with a Windows-made object id: ``vhdfix.repair`` removes it, and the repaired volume
   passes the oracles with no ``$O`` entry left for the freed record, by our reader and by dissect.ntfs.
@@ -30,7 +31,12 @@ import vhdfix
 import vhdfix.errors as errors
 from tests.support.oracles import ntfs3g, ntfs_checks, stat_walk
 from tests.support.real_volume import REAL_FILE_RECORD, UNATTEND, ntfs_volume, provisioning_agent_disk
-from tests.support.side_index_volume import SideIndexVolume, build_side_index_volume, read_side_index
+from tests.support.side_index_volume import (
+    SideIndexVolume,
+    build_reparse_volume,
+    build_side_index_volume,
+    read_side_index,
+)
 from tests.support.writer_support import (
     CASES,
     copy_of,
@@ -212,6 +218,22 @@ def test_side_index_removals_match_ntfs_3g(sides: SideIndexVolume, tmp_path: Pat
     with ntfs3g(ours) as root:
         after = stat_walk(root)
     assert after == {key: value for key, value in before.items() if key != path.replace("\\", "/")}
+
+
+@pytest.mark.oracle
+def test_an_r_entry_in_an_indx_leaf_is_removed_as_ntfs_3g_does(tmp_path_factory: pytest.TempPathFactory,
+                                                               tmp_path: Path) -> None:
+    image, link = build_reparse_volume(tmp_path_factory.mktemp("reparse-points"))
+    assert read_side_index(image, REPARSE_INDEX).blocks
+    ours, theirs = copy_of(image, tmp_path, "vhdfix.raw"), copy_of(image, tmp_path, "ntfs-3g.raw")
+    planned = _remove(image, ours, link)
+    assert any(" of $R in MFT record " in patch.reason for patch in planned.patches)  # type: ignore[attr-defined]
+    _ntfs3g_rm(theirs, [link])
+    assert _entries(ours, REPARSE_INDEX) == _entries(theirs, REPARSE_INDEX)
+    assert len(_entries(ours, REPARSE_INDEX)) == len(_entries(image, REPARSE_INDEX)) - 1
+    assert dissect_view_entries(ours, "$Extend/$Reparse", "$R") == dissect_view_entries(theirs, "$Extend/$Reparse",
+                                                                                        "$R")
+    ntfs_checks(ours)
 
 
 @pytest.mark.oracle

@@ -10,6 +10,8 @@ read-write.
 * ``side\\linkN.txt`` (``LINKS``): relative symbolic links to ``side\\target.txt``, so ``$R`` keeps its entries
   in its root;
 * ``side\\both.txt``: an object id and a reparse point.
+
+:func:`build_reparse_volume` makes another with ``MANY_LINKS`` links, so that ``$R`` spreads over INDX blocks.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vhdfix.writer.volume_view import VolumeView
 
 OBJECT_FILES = 120
 LINKS = 4
+MANY_LINKS = 60
 OBJECT_ID_RECORD = "$Extend\\$ObjId"
 REPARSE_RECORD = "$Extend\\$Reparse"
 IO_REPARSE_TAG_SYMLINK = 0xA000000C
@@ -130,3 +133,23 @@ def build_side_index_volume(folder: Path) -> SideIndexVolume:
     node = next(entry for entry in nodes if entry.record in plain)
     return SideIndexVolume(image, _path_of(image, leaf.record), _path_of(image, node.record),
                            _path_of(image, lonely[0].record), "side\\link1.txt", "side\\both.txt")
+
+
+def build_reparse_volume(folder: Path) -> tuple[Path, str]:
+    """A scratch volume whose ``$R`` has INDX blocks, and a link whose ``$R`` entry (and directory entry) is a leaf
+    entry in a block that keeps other entries."""
+    require_tool("ntfs-3g")
+    image = copy_of(writer_cases(folder), folder, "reparse-points.raw")
+    with ntfs_mounted(image) as root:
+        side = root / "side"
+        side.mkdir()
+        (side / "target.txt").write_bytes(b"the links' target\n")
+        for number in range(MANY_LINKS):
+            path = side / f"link{number:02d}.txt"
+            path.write_bytes(b"")
+            os.setxattr(path, "system.ntfs_reparse_data", symlink_reparse_data("target.txt"))
+    reparse = read_side_index(image, REPARSE_INDEX)
+    plain = _directory_leaves(image, "side")
+    leaf = next(entry for _, node in sorted(reparse.blocks.items()) if not node.has_children
+                and len(node.keyed_entries) > 2 for entry in node.keyed_entries if entry.record in plain)
+    return image, _path_of(image, leaf.record)
