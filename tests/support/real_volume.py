@@ -20,6 +20,7 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
+from typing import IO
 
 from fixtures.disk_tools import ntfs_mounted
 from tests.conftest import FIXTURES, require_tool
@@ -34,7 +35,7 @@ UNATTEND = "Windows\\OEM\\Unattend.wsf"
 CHUNK = 1 << 20
 
 
-def _copy_sparse(source, target, length: int) -> None:  # type: ignore[no-untyped-def]
+def _copy_sparse(source: IO[bytes], target: IO[bytes], length: int) -> None:
     """``length`` bytes from file object ``source`` to ``target`` at their current positions, seeking over
     all-zero chunks so that the target stays sparse."""
     zero = bytes(CHUNK)
