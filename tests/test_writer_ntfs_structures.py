@@ -12,7 +12,16 @@ from tests.support.writer_support import CASES, writer_cases
 from vhdfix.ntfs.extents import Extents, MappingPairsError, Run, decode_mapping_pairs
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
 from vhdfix.ntfs.fixup_write import next_usn, protect
-from vhdfix.ntfs.i30 import I30, IndexNodeError, parse_node, parse_root, remove_from_root_value
+from vhdfix.ntfs.index_node import (
+    I30,
+    OBJECT_ID_INDEX,
+    REPARSE_INDEX,
+    IndexNodeError,
+    ntofs_ulongs,
+    parse_node,
+    parse_root,
+    remove_from_root_value,
+)
 from vhdfix.ntfs.mft_record import parse_record
 from vhdfix.ntfs.record_edit import next_record_sequence, resize_resident_value
 from vhdfix.writer.context import open_context
@@ -105,3 +114,52 @@ def test_an_index_node_without_an_end_entry_is_an_error() -> None:
     struct.pack_into("<I", node, 4, 40)
     with pytest.raises(IndexNodeError, match="does not end"):
         parse_node(node, 0, None)
+
+
+def _view_node(*entries: bytes) -> bytes:
+    """An index node: INDEX_HEADER, then ``entries`` and an END entry."""
+    body = b"".join(entries) + struct.pack("<HHIHHHH", 0, 0, 0, 16, 0, 2, 0)
+    return struct.pack("<IIII", 16, 16 + len(body), 16 + len(body), 0) + body
+
+
+def _object_id_entry(key: bytes, reference: int, data_offset: int = 0x20, data_length: int = 0x38,
+                     key_length: int = 16) -> bytes:
+    """An $ObjId:$O entry (flatcap "Files - $ObjId"): data offset/length, length 0x58, key 16, the GUID, then
+    the MFT reference and three more GUIDs."""
+    return struct.pack("<HHIHHHH", data_offset, data_length, 0, 0x58, key_length, 0, 0) + key + \
+        struct.pack("<Q", reference) + bytes(48)
+
+
+def _reparse_entry(tag: int, reference: int) -> bytes:
+    """A $Reparse:$R entry (flatcap "Files - $Reparse"): data at 0x1C, no data, length 0x20, key 12."""
+    return struct.pack("<HHIHHHH", 0x1C, 0, 0, 0x20, 12, 0, 0) + struct.pack("<IQ", tag, reference) + bytes(4)
+
+
+def test_view_index_entries_name_their_file_by_data_or_key() -> None:
+    guid = bytes(range(16))
+    (objid,) = parse_node(_view_node(_object_id_entry(guid, 36 | 3 << 48)), 0, None, OBJECT_ID_INDEX).keyed_entries
+    assert (objid.raw_key, objid.record, objid.sequence, objid.key, len(objid.data)) == (guid, 36, 3, None, 0x38)
+    (link,) = parse_node(_view_node(_reparse_entry(0xA000000C, 77 | 1 << 48)), 0, None, REPARSE_INDEX).keyed_entries
+    assert (link.record, link.sequence, link.data) == (77, 1, b"")
+    assert ntofs_ulongs(link.raw_key) == (0xA000000C, 77, 1 << 16)
+
+
+@pytest.mark.parametrize("entry", [
+    _object_id_entry(bytes(16), 36, data_offset=0x50),  # the data runs past the entry
+    _object_id_entry(bytes(16), 36, data_offset=0x18),  # the data overlaps the key
+    _object_id_entry(bytes(16), 36, data_length=4),  # no room for the MFT reference
+    _object_id_entry(bytes(16), 36, key_length=12),  # not a GUID
+], ids=["data-past-entry", "data-over-key", "data-too-short", "key-size"])
+def test_malformed_view_entries_are_errors(entry: bytes) -> None:
+    with pytest.raises(IndexNodeError):
+        parse_node(_view_node(entry), 0, None, OBJECT_ID_INDEX)
+
+
+def test_a_view_root_must_collate_as_its_index_does() -> None:
+    node = _view_node(_object_id_entry(bytes(16), 36))
+    root = struct.pack("<IIIB3x", 0, 0x13, 4096, 1) + node
+    assert parse_root(root, OBJECT_ID_INDEX).node.keyed_entries[0].record == 36
+    with pytest.raises(IndexNodeError, match="collation"):
+        parse_root(struct.pack("<IIIB3x", 0, 0x10, 4096, 1) + node, OBJECT_ID_INDEX)
+    with pytest.raises(IndexNodeError, match="attribute type"):
+        parse_root(struct.pack("<IIIB3x", 0x30, 0x13, 4096, 1) + node, OBJECT_ID_INDEX)

@@ -1,7 +1,7 @@
 """Every refusal has its own fixture and its own code, and nothing is written when one fires.
 
 Cases that the writer's sample volume holds as built by ntfs-3g (node entry, last entry of a block, hard link,
-attribute list, compressed file, object id) are used as they are; volume states (unclean or v2.0 log, dirty
+attribute list, compressed file) are used as they are; volume states (unclean or v2.0 log, dirty
 flag, hibernation) and record damage are byte-patched into a copy here.
 """
 
@@ -34,8 +34,9 @@ from vhdfix.ntfs.mft_record import parse_record
 from vhdfix.plan import BytePatch
 from vhdfix.writer import apply_patches, open_context, plan_actions
 from vhdfix.writer.container_patch import map_for_write
-from vhdfix.writer.directory_index import block_unit, read_directory_index
+from vhdfix.writer.directory_index import read_directory_index
 from vhdfix.writer.gates import check_container
+from vhdfix.writer.index_edit import block_unit
 from vhdfix.writer.volume_view import VolumeView
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -61,7 +62,6 @@ def _refused(image: Path, path: str, error: type[errors.RefusedUnsafe]) -> error
     ("hard_link", errors.HardLink),
     ("attribute_list", errors.AttributeList),
     ("compressed", errors.TargetCompressed),
-    ("object_id", errors.ObjectId),
 ])
 def test_files_the_delete_cannot_do_exactly(volume: Path, case: str, error: type[errors.RefusedUnsafe]) -> None:
     refusal = _refused(volume, CASES[case], error)
@@ -235,10 +235,10 @@ def _retype_object_id(type_code: int) -> Callable[[bytearray], None]:
 
 
 @pytest.mark.parametrize(("type_code", "error"), [
-    (ATTRIBUTE_TYPE_CODE.REPARSE_POINT, errors.ReparsePoint),
+    (ATTRIBUTE_TYPE_CODE.REPARSE_POINT, errors.StaleIndexEntry),  # a reparse point that $Reparse:$R does not list
     (ATTRIBUTE_TYPE_CODE.EA, errors.ExtendedAttributes),
     (ATTRIBUTE_TYPE_CODE.LOGGED_UTILITY_STREAM, errors.ExtendedAttributes),
-], ids=["reparse-point", "ea", "logged-utility-stream"])
+], ids=["unindexed-reparse-point", "ea", "logged-utility-stream"])
 def test_side_structures_refuse(volume: Path, tmp_path: Path, type_code: int,
                                 error: type[errors.RefusedUnsafe]) -> None:
     image = copy_of(volume, tmp_path, "retyped.raw")

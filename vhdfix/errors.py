@@ -327,7 +327,8 @@ class IndexLastEntry(RefusedUnsafe):
 
 
 class StaleIndexEntry(RefusedUnsafe):
-    """An ``$I30`` entry and the record it names disagree (sequence number, name or count)."""
+    """An index entry (``$I30``, ``$ObjId:$O``, ``$Reparse:$R``) and the record it names disagree (sequence
+    number, name, object id, reparse tag or count)."""
 
     code = "stale-index-entry"
 
@@ -341,10 +342,14 @@ class AttributeList(RefusedUnsafe):
 
 
 class ObjectId(RefusedUnsafe):
+    """The file's ``$OBJECT_ID`` cannot be looked up in ``$ObjId:$O`` (more than one, or too short)."""
+
     code = "object-id"
 
 
 class ReparsePoint(RefusedUnsafe):
+    """The file's ``$REPARSE_POINT`` cannot be looked up in ``$Reparse:$R`` (more than one, or too short)."""
+
     code = "reparse-point"
 
 

@@ -5,7 +5,7 @@ an index node whose entry points back at itself (or at an ancestor) makes a
 path lookup spin for ever; its ``Index.entries`` walks every VCN up to the end
 of ``$INDEX_ALLOCATION`` whatever the size claims; and its path walk follows
 reparse points, which can point at each other (KNOWN_ISSUES.md). vhdfix walks
-the B-tree itself with the node parser of :mod:`vhdfix.ntfs.i30`: a node is
+the B-tree itself with the node parser of :mod:`vhdfix.ntfs.index_node`: a node is
 visited at most once, the depth is bounded, block sizes and allocation sizes
 are checked against the volume, and reparse points are not followed.
 """
@@ -19,7 +19,7 @@ from dissect.ntfs.mft import MftRecord
 
 from vhdfix.errors import CorruptVolume
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
-from vhdfix.ntfs.i30 import (
+from vhdfix.ntfs.index_node import (
     I30,
     IndexEntry,
     IndexNode,
@@ -28,11 +28,11 @@ from vhdfix.ntfs.i30 import (
     child_vcn,
     parse_block,
     parse_root,
+    valid_block_size,
     vcn_unit,
 )
 
 MAX_INDEX_DEPTH = 32  # an NTFS B-tree of a million names is 4 or 5 levels deep
-MIN_BLOCK_SIZE, MAX_BLOCK_SIZE = 512, 64 * 1024
 MAX_ROOT_VALUE = 64 * 1024  # the $INDEX_ROOT value lives inside one MFT record
 
 
@@ -60,7 +60,7 @@ class DirectoryIndex:
         self.allocation_size = 0
         allocation = record.attributes.find(I30, ATTRIBUTE_TYPE_CODE.INDEX_ALLOCATION)
         if allocation:
-            if not MIN_BLOCK_SIZE <= self.block_size <= MAX_BLOCK_SIZE or self.block_size & (self.block_size - 1):
+            if not valid_block_size(self.block_size):
                 raise CorruptVolume(f"{where}: index blocks of {self.block_size} bytes")
             self.allocation_size = allocation.size()
             if self.allocation_size > volume_size:

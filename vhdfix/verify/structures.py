@@ -10,10 +10,14 @@ dissect.ntfs object - it caches records - and a new volume view), and:
    namespace); the index root's lengths are consistent (``index_length ==
    allocated_size``, attribute length, the record's bytes in use); no entry
    names a removed record;
-3. each removed record is free in its flags and in ``$MFT:$BITMAP``, with the
+3. in every ``$Extend\\$ObjId:$O`` and ``$Extend\\$Reparse:$R`` index a removed file was taken out of, the
+   root's lengths are consistent as above, the keys of each node are in collation order
+   (COLLATION_NTOFS_ULONGS), no entry names a removed record, and each entry names an in-use base record with
+   the same sequence number whose ``$OBJECT_ID`` (or ``$REPARSE_POINT`` tag) is the entry's key;
+4. each removed record is free in its flags and in ``$MFT:$BITMAP``, with the
    planned sequence number;
-4. every cluster freed is clear in ``$Bitmap``;
-5. each edited hive is read back with vhdfix's recovery (which ignores the
+5. every cluster freed is clear in ``$Bitmap``;
+6. each edited hive is read back with vhdfix's recovery (which ignores the
    logs of a clean hive, so this is also the simulated Windows log recovery:
    it must change nothing): not dirty, valid checksum, both sequence numbers
    equal to the committed one, a full cell walk from the root succeeds, and
@@ -27,6 +31,7 @@ listing every failure; :func:`structures_check` reports the same as a
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import struct
 from dataclasses import dataclass
@@ -34,7 +39,7 @@ from dataclasses import dataclass
 from vhdfix.disk import open_disk
 from vhdfix.errors import VerificationFailed, VhdfixError
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
-from vhdfix.ntfs.i30 import IndexEntry
+from vhdfix.ntfs.index_node import IndexEntry, IndexKind, ntofs_ulongs
 from vhdfix.ntfs.mft_record import RECORD_MAGIC
 from vhdfix.plan import WritePlan
 from vhdfix.registry.base_block import read_base_block
@@ -44,7 +49,9 @@ from vhdfix.verify.check import Check
 from vhdfix.writer.context import WriteContext, context_for
 from vhdfix.writer.directory_index import read_directory_index
 from vhdfix.writer.hive_plan import EditedHive
+from vhdfix.writer.index_edit import NtfsIndex, read_index
 from vhdfix.writer.planner import Expectations, RepairPlan
+from vhdfix.writer.side_indexes import BY_KIND, attribute_key_prefix
 from vhdfix.writer.volume_view import VolumeView
 
 _MAGICS = (RECORD_MAGIC, b"INDX")
@@ -55,6 +62,8 @@ class VerificationReport:
     written_blocks: int
     directories: int
     index_entries: int
+    side_indexes: int
+    side_index_entries: int
     removed_records: int
     freed_clusters: int
     hives: int
@@ -75,7 +84,7 @@ class _Checker:
         self.expected = expected
         self.view = VolumeView(context.disk, context.partition.offset, context.ntfs)
         self.problems: list[str] = []
-        self.counts = {"entries": 0, "keys": 0, "values": 0}
+        self.counts = {"entries": 0, "side_indexes": 0, "side_entries": 0, "keys": 0, "values": 0}
 
     def blocks(self) -> None:
         for label, ranges in self.expected.written_blocks:
@@ -96,17 +105,59 @@ class _Checker:
             except (VhdfixError, FixupError) as exc:
                 self.problems.append(f"directory record {number}: {exc}")
                 continue
-            parsed = index.parsed
-            root = index.root_attribute
-            if root.length != _align8(root.value_offset + root.value_length):
-                self.problems.append(f"directory record {number}: $INDEX_ROOT length {root.length} for a "
-                                     f"{root.value_length}-byte value at {root.value_offset}")
-            if parsed.bytes_in_use != _align8(parsed.end_offset + 4):
-                self.problems.append(f"directory record {number}: {parsed.bytes_in_use} bytes in use, end marker "
-                                     f"at {parsed.end_offset}")
+            self._root_lengths(index)
             for _, entry in index.entries():
                 self.counts["entries"] += 1
                 self._entry(number, entry, removed)
+
+    def _root_lengths(self, index: NtfsIndex) -> None:
+        root, parsed = index.root_attribute, index.parsed
+        where = f"MFT record {index.record} ({index.kind.label})"
+        if root.length != _align8(root.value_offset + root.value_length):
+            self.problems.append(f"{where}: $INDEX_ROOT length {root.length} for a {root.value_length}-byte value "
+                                 f"at {root.value_offset}")
+        if parsed.bytes_in_use != _align8(parsed.end_offset + 4):
+            self.problems.append(f"{where}: {parsed.bytes_in_use} bytes in use, end marker at {parsed.end_offset}")
+
+    def side_indexes(self) -> None:
+        removed = {item.record for item in self.expected.removed}
+        indexes: dict[tuple[int, IndexKind], None] = {}
+        for item in self.expected.removed:
+            indexes.update(dict.fromkeys(item.side_indexes))
+        for number, kind in indexes:
+            try:
+                index = read_index(self.view, number, kind)
+            except (VhdfixError, FixupError) as exc:
+                self.problems.append(f"{kind.label} (MFT record {number}): {exc}")
+                continue
+            self.counts["side_indexes"] += 1
+            self._root_lengths(index)
+            for node in index.nodes():
+                keys = [ntofs_ulongs(entry.raw_key) for entry in node.keyed_entries]
+                if any(first >= second for first, second in itertools.pairwise(keys)):
+                    self.problems.append(f"{index.describe()}: the keys of node "
+                                         f"{'root' if node.vcn is None else f'VCN {node.vcn}'} are out of order")
+            for _, entry in index.entries():
+                self.counts["side_entries"] += 1
+                self._side_entry(index, entry, removed)
+
+    def _side_entry(self, index: NtfsIndex, entry: IndexEntry, removed: set[int]) -> None:
+        where = f"{index.describe()}, entry {entry.raw_key.hex()}"
+        if entry.record in removed:
+            self.problems.append(f"{where} still names removed record {entry.record}")
+            return
+        side = BY_KIND[index.kind]
+        try:
+            record, parsed = self.view.record(entry.record)
+            prefix = attribute_key_prefix(self.view, record, parsed, side, f"record {entry.record}", "")
+        except (VhdfixError, FixupError, ValueError) as exc:
+            self.problems.append(f"{where}: {exc}")
+            return
+        if not parsed.in_use or parsed.base_record or parsed.sequence_number != entry.sequence:
+            self.problems.append(f"{where}: record {entry.record} is not an in-use base record with sequence "
+                                 f"{entry.sequence}")
+        elif prefix is None or not entry.raw_key.startswith(prefix):
+            self.problems.append(f"{where}: record {entry.record} has no {side.attribute_name} matching the key")
 
     def _entry(self, directory: int, entry: IndexEntry, removed: set[int]) -> None:
         key = entry.key
@@ -190,6 +241,7 @@ def check_structures(context: WriteContext, expected: Expectations) -> Verificat
     try:
         checker.blocks()
         checker.directories()
+        checker.side_indexes()
         checker.removed()
         checker.hives()
     except (VhdfixError, FixupError) as exc:
@@ -199,6 +251,7 @@ def check_structures(context: WriteContext, expected: Expectations) -> Verificat
         more = f" (and {len(checker.problems) - 10} more)" if len(checker.problems) > 10 else ""
         raise VerificationFailed(f"the written copy failed verification: {shown}{more}; discard it")
     return VerificationReport(len(expected.written_blocks), len(expected.directories), checker.counts["entries"],
+                              checker.counts["side_indexes"], checker.counts["side_entries"],
                               len(expected.removed), sum(count for item in expected.removed
                                                          for _, count in item.clusters),
                               len(expected.hives), checker.counts["keys"], checker.counts["values"])
@@ -214,7 +267,8 @@ def structures_check(context: WriteContext, plan: WritePlan) -> Check:
     except VerificationFailed as exc:
         return Check("writer", False, exc.message)
     detail = (f"{report.written_blocks} records/INDX blocks with valid fixups, {report.index_entries} index entries "
-              f"in {report.directories} directories consistent, {report.removed_records} records and "
+              f"in {report.directories} directories and {report.side_index_entries} in {report.side_indexes} "
+              f"$ObjId/$Reparse indexes consistent, {report.removed_records} records and "
               f"{report.freed_clusters} clusters free, {report.hives} hive(s) clean with {report.hive_keys} keys "
               f"and {report.hive_values} values walked")
     return Check("writer", True, detail, report.to_json())

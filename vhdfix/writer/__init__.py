@@ -37,7 +37,8 @@ is :mod:`vhdfix.verify`'s job.
 
 Every refusal is a :class:`~vhdfix.errors.RefusedUnsafe` subclass with its own
 code, raised before anything is written. Modules: gates (``gates``), NTFS file
-removal (``ntfs_delete``, ``directory_index``, ``volume_view``), registry
+removal (``ntfs_delete``; ``index_edit`` for ``$I30``, ``$ObjId:$O`` and ``$Reparse:$R``, found by
+``directory_index`` and ``side_indexes``; ``volume_view``), registry
 edits (``hive_edit``, ``hive_plan``, over ``vhdfix.registry.key_paths``), container patching
 (``container_patch``), and the planner.
 """

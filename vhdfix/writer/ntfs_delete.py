@@ -1,14 +1,16 @@
 """Remove one file from NTFS the way ntfs-3g's delete does, for the cases that can be done exactly.
 
 write-path.md §4.7. Accepted: a plain file in its base record (no attribute
-list, object id, reparse point, EAs, logged utility stream, compression,
-sparseness, encryption or quota charge), with one name or a Win32 + DOS pair
-in one directory, its data resident or not, and every ``$I30`` entry that
-names it a leaf entry in the index root or in an INDX block that keeps at
-least one entry. The write set, in ntfs-3g's order:
+list, EAs, logged utility stream, compression, sparseness, encryption or quota
+charge), with one name or a Win32 + DOS pair in one directory, its data
+resident or not, perhaps an object id or a reparse point, and every index
+entry that names it (in its directory's ``$I30``, ``$Extend\\$ObjId:$O``,
+``$Extend\\$Reparse:$R``) a leaf entry in the index root or in an INDX block
+that keeps at least one entry. The write set, in ntfs-3g's order:
 
-1. remove each ``$I30`` entry (the resident root shrinks, §4.2 case A; an
-   INDX block loses the entry and keeps its size, case B);
+1. remove each ``$I30`` entry, then its ``$R`` and ``$O`` entries (the
+   resident root shrinks, §4.2 case A; an INDX block loses the entry and keeps
+   its size, case B), all by :mod:`vhdfix.writer.index_edit`;
 2. clear the file's clusters in ``$Bitmap`` (§4.4);
 3. clear IN_USE in its record, bump the sequence number, link count 0 (§4.3);
 4. clear its bit in ``$MFT:$BITMAP``.
@@ -31,13 +33,9 @@ from vhdfix.errors import (
     EncryptedFile,
     ExtendedAttributes,
     HardLink,
-    IndexLastEntry,
-    IndexNodeEntry,
     IsDirectory,
-    ObjectId,
     QuotaCharged,
     RefusedUnsafe,
-    ReparsePoint,
     StaleIndexEntry,
     TargetCompressed,
     TargetSparse,
@@ -45,15 +43,7 @@ from vhdfix.errors import (
 )
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.ntfs.fixup import FixupError
-from vhdfix.ntfs.i30 import (
-    I30,
-    IndexEntry,
-    IndexNode,
-    parse_block,
-    parse_root,
-    remove_from_block,
-    remove_from_root_value,
-)
+from vhdfix.ntfs.index_node import IndexEntry, IndexKind, IndexNode
 from vhdfix.ntfs.mft_record import (
     ATTRIBUTE_COMPRESSION_MASK,
     ATTRIBUTE_ENCRYPTED,
@@ -67,12 +57,13 @@ from vhdfix.ntfs.mft_record import (
     FileName,
     MftRecord,
 )
-from vhdfix.ntfs.record_edit import free_record, resize_resident_value
-from vhdfix.writer.directory_index import DirectoryIndex, block_unit, read_directory_index
+from vhdfix.ntfs.record_edit import free_record
+from vhdfix.writer.directory_index import read_directory_index
+from vhdfix.writer.index_edit import NtfsIndex, check_removable, remove_entries
+from vhdfix.writer.side_indexes import EXTEND_DIRECTORY, side_index_entries
 from vhdfix.writer.volume_view import VolumeView
 
 ROOT_DIRECTORY = 5
-EXTEND_DIRECTORY = 11  # $Extend: $ObjId, $Quota, $Reparse, $UsnJrnl live here
 FIRST_USER_RECORD = 16  # records 0-15 are NTFS metafiles or reserved (write-path.md §3.1)
 EFS_STREAM = "$EFS"
 _FILE_ATTRIBUTES_AT = c_ntfs.STANDARD_INFORMATION_EX.fields["FileAttributes"].offset
@@ -89,6 +80,7 @@ class RemovedFile:
     directory: int
     names: tuple[str, ...]
     clusters: tuple[tuple[int, int], ...]  # (lcn, count) cleared in $Bitmap
+    side_indexes: tuple[tuple[int, IndexKind], ...] = ()  # (MFT record, kind) of the $O / $R it was removed from
 
 
 def _split_path(path: str) -> tuple[str, str]:
@@ -103,7 +95,7 @@ def _torn(view: VolumeView, what: str) -> TornFixup:
                      "completely); run chkdsk in Windows before repairing")
 
 
-def _directory(view: VolumeView, ntfs: NtfsVolume, parent: str) -> DirectoryIndex | None:
+def _directory(view: VolumeView, ntfs: NtfsVolume, parent: str) -> NtfsIndex | None:
     if parent:
         found = ntfs.record(parent)
         if found is None or not found.is_dir():
@@ -126,12 +118,6 @@ def _check_attributes(path: str, record: bytearray, parsed: MftRecord) -> None:
                             f"vhdfix does not free; {_ADVICE}")
     for attribute in parsed.attributes:
         kind = attribute.type
-        if kind == ATTRIBUTE_TYPE_CODE.OBJECT_ID:
-            raise ObjectId(f"{path} has an object id indexed in $Extend\\$ObjId, which vhdfix does not edit; "
-                           f"{_ADVICE}")
-        if kind == ATTRIBUTE_TYPE_CODE.REPARSE_POINT:
-            raise ReparsePoint(f"{path} is a reparse point indexed in $Extend\\$Reparse, which vhdfix does not "
-                               f"edit; {_ADVICE}")
         if (kind == ATTRIBUTE_TYPE_CODE.LOGGED_UTILITY_STREAM and attribute.name == EFS_STREAM) or \
                 attribute.flags & ATTRIBUTE_ENCRYPTED:
             raise EncryptedFile(f"{path} is EFS-encrypted; {_ADVICE}")
@@ -153,7 +139,7 @@ def _check_attributes(path: str, record: bytearray, parsed: MftRecord) -> None:
             raise QuotaCharged(f"{path} is charged to a disk quota that vhdfix cannot update; {_ADVICE}")
 
 
-def _check_names(path: str, names: list[FileName], parsed: MftRecord, directory: DirectoryIndex) -> None:
+def _check_names(path: str, names: list[FileName], parsed: MftRecord, directory: NtfsIndex) -> None:
     """§4.7 condition 5: one name, or a Win32 + DOS pair, all in this directory, and nothing else linked."""
     namespaces = sorted(name.namespace for name in names)
     single = len(names) == 1 and namespaces[0] != NAMESPACE_DOS
@@ -196,6 +182,10 @@ def remove_file(view: VolumeView, ntfs: NtfsVolume, path: str, step: int) -> Rem
     names = parsed.file_names(record)
     _check_names(path, names, parsed, directory)
     _check_entries(path, names, entries, directory)
+    try:
+        side_indexes = side_index_entries(view, path, target, record, parsed, _ADVICE)
+    except FixupError:
+        raise _torn(view, f"the $Extend index of {path}") from None
     clusters = tuple((run.lcn, run.length) for attribute in parsed.attributes if attribute.non_resident
                      for run in attribute.runs if run.lcn is not None)
     for lcn, count in clusters:
@@ -206,7 +196,9 @@ def remove_file(view: VolumeView, ntfs: NtfsVolume, path: str, step: int) -> Rem
         raise CorruptVolume(f"{view.label}: record {target} of {path} is in use but free in $MFT:$BITMAP; "
                             "run chkdsk in Windows")
 
-    _remove_entries(view, directory, target, path, step)
+    for index in (directory, *side_indexes):
+        remove_entries(view, index, lambda entry: entry.record == target, lambda entry: _entry_name(entry, path),
+                       step)
     for lcn, count in clusters:
         view.clear_bits(view.cluster_bitmap, lcn, count, "$Bitmap", step,
                         f"$Bitmap: free clusters {lcn}..{lcn + count - 1} of {path}")
@@ -215,48 +207,19 @@ def remove_file(view: VolumeView, ntfs: NtfsVolume, path: str, step: int) -> Rem
     view.note(unit, SEQUENCE_NUMBER_AT, SEQUENCE_NUMBER_AT + 8, step,
               f"free {path}: clear IN_USE, sequence {parsed.sequence_number} -> {new_sequence}, link count 0")
     view.clear_bits(view.mft_bitmap, target, 1, "$MFT:$BITMAP", step, f"$MFT:$BITMAP: free record {target} ({path})")
-    return RemovedFile(path, target, new_sequence, directory.record, tuple(n.name for n in names), clusters)
+    return RemovedFile(path, target, new_sequence, directory.record, tuple(n.name for n in names), clusters,
+                       tuple((index.record, index.kind) for index in side_indexes))
+
+
+def _entry_name(entry: IndexEntry, path: str) -> str:
+    return f"entry {entry.key.name!r} of {path}" if entry.key else f"entry {entry.raw_key.hex()} of {path}"
 
 
 def _check_entries(path: str, names: list[FileName], entries: list[tuple[IndexNode, IndexEntry]],
-                   directory: DirectoryIndex) -> None:
-    """§4.7 conditions 6-7: leaf entries only, one per name, and no INDX block left without entries."""
-    keys = sorted((entry.key.namespace, entry.key.name, entry.key.parent) for _, entry in entries)
+                   directory: NtfsIndex) -> None:
+    """§4.7 conditions 6-7: one entry per name, each removable exactly (leaves only, no INDX block left empty)."""
+    keys = sorted((entry.key.namespace, entry.key.name, entry.key.parent) for _, entry in entries if entry.key)
     if keys != sorted((n.namespace, n.name, n.parent) for n in names):
         raise StaleIndexEntry(f"{path}: the directory's entries ({len(entries)}) do not match the record's "
                               f"names ({len(names)}); run chkdsk in Windows")
-    for node, entry in entries:
-        if entry.is_node or (node.has_children and node.vcn is not None):
-            raise IndexNodeEntry(f"{path}: its directory entry is an inner node of the directory's B+ tree; "
-                                 f"removing it means rebalancing the tree, which vhdfix does not do; {_ADVICE}")
-    for vcn, node in directory.blocks.items():
-        removed = sum(1 for where, _ in entries if where.vcn == vcn)
-        if removed and removed == len(node.keyed_entries):
-            raise IndexLastEntry(f"{path}: its directory entries are the last ones of INDX block {vcn}; an empty "
-                                 f"block must be unlinked from the B+ tree, which vhdfix does not do; {_ADVICE}")
-
-
-def _remove_entries(view: VolumeView, directory: DirectoryIndex, target: int, path: str, step: int) -> None:
-    """Remove every entry for ``target``, re-reading the node after each removal (offsets move)."""
-    unit = view.record_unit(directory.record)
-    while True:
-        record, parsed = view.record(directory.record)
-        attribute = parsed.find(ATTRIBUTE_TYPE_CODE.INDEX_ROOT, I30)[0]
-        value = attribute.value(record)
-        root = parse_root(value)
-        entry = next((e for e in root.node.keyed_entries if e.record == target), None)
-        if entry is None:
-            break
-        resize_resident_value(record, parsed, attribute, remove_from_root_value(value, root.node, entry))
-        view.note(unit, attribute.offset, parsed.bytes_in_use, step,
-                  f"remove index-root entry {entry.key.name!r} of {path}, shrink the root by {entry.length} bytes")
-    for vcn in directory.blocks:
-        block = block_unit(view, directory, vcn)
-        while True:
-            node = parse_block(block.current, vcn)
-            entry = next((e for e in node.keyed_entries if e.record == target), None)
-            if entry is None:
-                break
-            remove_from_block(block.current, node, entry)
-            view.note(block, entry.offset, node.header_at + node.index_length, step,
-                      f"remove entry {entry.key.name!r} of {path}")
+    check_removable(directory, entries, path, _ADVICE)

@@ -37,7 +37,7 @@ MERGE_GAP = 16
 class Unit:
     """One MFT record, INDX block or data cluster as read, and as the plan leaves it."""
 
-    label: str  # "MFT record 112", "INDX block VCN 0 of directory record 84", "cluster 386"
+    label: str  # "MFT record 112", "INDX block VCN 0 of $I30 in MFT record 84", "cluster 386"
     ranges: tuple[tuple[int, int], ...]  # (volume offset, length), in the unit's byte order
     original: bytes  # as on disk
     current: bytearray  # fixed-up for protected units, else raw
@@ -109,12 +109,13 @@ class VolumeView:
         except RecordError as exc:
             raise CorruptVolume(f"{self.label}: MFT record {number}: {exc}") from None
 
-    def index_block_unit(self, directory: int, allocation: Extents, stream_offset: int, size: int,
+    def index_block_unit(self, record: int, name: str, allocation: Extents, stream_offset: int, size: int,
                          vcn: int) -> Unit:
-        """The INDX block at ``stream_offset`` of a directory's ``$INDEX_ALLOCATION``, fixed-up."""
-        what = f"INDX block VCN {vcn} of directory record {directory}"
+        """The INDX block at ``stream_offset`` of the ``$INDEX_ALLOCATION`` of index ``name`` in MFT record
+        ``record``, fixed-up."""
+        what = f"INDX block VCN {vcn} of {name} in MFT record {record}"
         ranges = self._mapped(allocation, stream_offset, size, what)
-        return self._unit(("indx", directory, vcn), what, ranges, True, size)
+        return self._unit(("indx", record, name, vcn), what, ranges, True, size)
 
     def file_bytes(self, extents: Extents, offset: int, length: int, what: str) -> bytes:
         """Bytes of a non-resident stream, changes included."""
