@@ -12,8 +12,8 @@ from tests.conftest import REPO
 # (and the dissect plugin); repair continues with the plan, the writer (gates and patches), the copy and the
 # verifier; the commands sit on top.
 LAYERS = ["errors", "version", "budget", "layout", "remote", "disk", "partitions", "ntfs", "registry", "windows",
-          "fallback", "evidence", "diagnosis", "inspection", "report", "plan", "writer", "copy", "verify", "repair",
-          "commands", "cli", "__main__"]
+          "fallback", "evidence", "diagnosis", "inspection", "dissect_plugin", "report", "plan", "writer", "copy",
+          "verify", "repair", "commands", "cli", "__main__"]
 API = "vhdfix"  # the package itself: the public API, bound to the top-level commands' logic
 
 

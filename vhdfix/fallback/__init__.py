@@ -9,6 +9,6 @@ writes through this path.
 """
 
 from vhdfix.fallback.files import TargetFiles
-from vhdfix.fallback.target import FallbackTarget, fallback_warning, open_fallback
+from vhdfix.fallback.target import FallbackTarget, fallback_warning, from_target, has_windows, open_fallback
 
-__all__ = ["FallbackTarget", "TargetFiles", "fallback_warning", "open_fallback"]
+__all__ = ["FallbackTarget", "TargetFiles", "fallback_warning", "from_target", "has_windows", "open_fallback"]
