@@ -92,8 +92,9 @@ def evidence_record(item: Evidence, article: str | None, inspection: Inspection,
                               reader=reader, exact=exact, _target=target)
     reader, exact = file_reader(inspection)
     return EvidenceRecord(article=article, fact=item.fact, kind=data["kind"], path=data["path"],
-                          size=data.get("size"), is_dir=data.get("is_dir", False), lines=data.get("lines"), truncated=data.get("truncated"),
-                          note=data.get("note"), reader=reader, exact=exact, _target=target)
+                          size=data.get("size"), is_dir=data.get("is_dir", False), lines=data.get("lines"),
+                          truncated=data.get("truncated"), note=data.get("note"), reader=reader, exact=exact,
+                          _target=target)
 
 
 def inspection_records(inspection: Inspection, target: Target) -> Iterator[Record]:
