@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, unpack_to
-from tests.support.windows_tree import acquire_tar, copy_windows_tree
-from vhdfix.fallback import target as fallback_target
+from tests.support.windows_tree import acquire_tar, acquire_zip, copy_windows_tree
+from vhdfix.fallback import bounds
 from vhdfix.inspection import inspect
 
 PA = "OSStartUp-PROVISIONING_AGENT"
@@ -69,6 +69,12 @@ def test_an_acquire_tar_of_the_sample_gives_its_article_with_the_fallback_warnin
     text = vhdfix("inspect", archive)
     assert text.returncode == 1
     assert "dissect.target" in text.stdout and PA in text.stdout and "Traceback" not in text.stderr
+
+
+def test_an_acquire_zip_of_the_sample_gives_its_article(sample_tree: Path, disk_report: dict, tmp_path: Path) -> None:
+    code, report = inspect_json(acquire_zip(sample_tree, tmp_path / "collection.zip"))
+    assert code == 1
+    assert_same_diagnosis(report, disk_report, "zip")
 
 
 def test_a_directory_of_the_samples_windows_files_gives_its_article_with_the_fallback_warning(
@@ -131,7 +137,7 @@ def test_a_tar_with_more_entries_than_the_bound_is_refused_before_dissect_reads_
     with tarfile.open(archive, "w:gz") as tar:
         for index in range(12):
             tar.addfile(tarfile.TarInfo(f"fs/C:/f{index}"), io.BytesIO())
-    monkeypatch.setattr(fallback_target, "MAX_ARCHIVE_MEMBERS", 10)
+    monkeypatch.setattr(bounds, "MAX_ARCHIVE_MEMBERS", 10)
     result = inspect(archive)
     assert result.error is not None and result.error.code == "fallback-too-large"
 

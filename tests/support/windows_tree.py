@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tarfile
+import zipfile
 from collections.abc import Collection
 from pathlib import Path
 
@@ -45,4 +46,13 @@ def acquire_tar(tree: Path, archive: Path) -> Path:
     """``tree`` as an Acquire collection holds a system volume: ``fs/C:/<files>``."""
     with tarfile.open(archive, "w") as tar:
         tar.add(tree, arcname="fs/C:")
+    return archive
+
+
+def acquire_zip(tree: Path, archive: Path) -> Path:
+    """``tree`` as a zip Acquire collection: ``fs/C:/<files>``."""
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted(tree.rglob("*")):
+            if path.is_file():
+                out.write(path, "fs/C:/" + path.relative_to(tree).as_posix())
     return archive

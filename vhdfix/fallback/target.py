@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tarfile
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -26,19 +25,18 @@ from typing import TYPE_CHECKING
 from vhdfix.disk.opener import RAW_SUFFIXES
 from vhdfix.errors import (
     DissectFailed,
-    FallbackTooLarge,
     InputError,
     InputUnreadable,
     NoWindowsVolume,
     foreign_errors,
 )
+from vhdfix.fallback.bounds import check_archive
 from vhdfix.fallback.files import TargetFiles
 from vhdfix.remote import is_url
 
 if TYPE_CHECKING:
     from dissect.target import Target
 
-MAX_ARCHIVE_MEMBERS = 250_000  # a whole copied Windows tree has a few hundred thousand files at most
 RAW_LOADER = "raw"  # dissect's last resort for a file: read as a disk
 GENERIC_LOADERS = (RAW_LOADER, "dir")  # what dissect falls back to when no loader recognises the input
 # Files named as a format vhdfix reads itself: its verdict stands (dissect's readers of these are the defective
@@ -72,20 +70,6 @@ def loader_name(loader_class: type) -> str:
 def has_windows(target: Target) -> bool:
     """Did dissect's Windows plugin find an installation (and mount its volume as ``sysvol``)?"""
     return target.os == "windows" and target.fs.path("sysvol").exists()
-
-
-def check_archive(path: Path, loader: str) -> None:
-    """Refuse, before dissect reads it, an archive whose entries would not fit in bounded memory."""
-    if loader != "tar":
-        return
-    with foreign_errors(DissectFailed, f"{path.name}: reading the tar archive"), \
-            tarfile.open(path, "r:*") as archive:
-        members = 0
-        while archive.next() is not None:  # one header at a time; the count bounds what tarfile keeps
-            members += 1
-            if members > MAX_ARCHIVE_MEMBERS:
-                raise FallbackTooLarge(f"{path.name}: more than {MAX_ARCHIVE_MEMBERS} archive entries; dissect.target "
-                                       "would hold every one in memory")
 
 
 @dataclass
