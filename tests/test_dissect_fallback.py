@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -170,3 +171,19 @@ def test_repair_through_the_fallback_is_refused(sample_tree: Path, tmp_path: Pat
     assert report["error"]["code"] == "fallback-not-repairable"
     assert report["diagnosis"]["article"] == PA
     assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["collection.tar"]
+
+
+def test_a_copied_tree_holding_a_fifo_and_links_to_devices_is_read_without_blocking(
+        sample_tree: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(sample_tree, tree)
+    config = tree / "Windows" / "System32" / "config"
+    for name in ("SYSTEM", "SOFTWARE", "SYSTEM.LOG1"):
+        (config / name).unlink()
+    os.mkfifo(config / "SYSTEM")  # opening it for reading would wait for a writer for ever
+    (config / "SOFTWARE").symlink_to("/dev/zero")  # reading it would never end
+    (config / "SYSTEM.LOG1").symlink_to("SYSTEM.LOG1")  # a link loop
+    done = vhdfix("inspect", "--json", "--time-budget", "20", tree)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    assert [hive.get("error", {}).get("code") for hive in report["hives"]] == ["hive-missing", "hive-missing"]

@@ -15,6 +15,7 @@ from vhdfix.disk.opener import detect_format
 from vhdfix.dissect_plugin.records import DiagnosisRecord, EvidenceRecord, inspection_records
 from vhdfix.errors import VhdfixError
 from vhdfix.fallback import from_target, has_windows
+from vhdfix.fallback.target import OWN_FORMAT_SUFFIXES
 from vhdfix.inspection import Inspection, inspect, inspect_target
 
 if TYPE_CHECKING:
@@ -23,10 +24,13 @@ if TYPE_CHECKING:
 
 
 def own_disk_image(target: Target) -> Path | None:
-    """The target's path when it is a disk image vhdfix reads itself (VHD, VHDX, raw, VMDK, QCOW2), else None."""
+    """The target's path when it is a disk image vhdfix reads itself (VHD, VHDX, raw, VMDK, QCOW2), or is named as
+    one (vhdfix's verdict on it stands: dissect's readers of these formats are the defective ones), else None."""
     path = target.path
     if path is None or not os.path.isfile(path):
         return None
+    if Path(path).suffix.lower() in OWN_FORMAT_SUFFIXES:
+        return Path(path)
     try:
         image = ImageFile(Path(path))
         try:
