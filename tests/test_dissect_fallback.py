@@ -187,3 +187,13 @@ def test_a_copied_tree_holding_a_fifo_and_links_to_devices_is_read_without_block
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr
     report = json.loads(done.stdout)
     assert [hive.get("error", {}).get("code") for hive in report["hives"]] == ["hive-missing", "hive-missing"]
+
+
+def test_dissect_targets_own_registry_reads_a_dirty_hive_stale(tmp_path: Path) -> None:
+    """Why the fallback reads hive files itself (KNOWN_ISSUES.md): dissect.target replays no log."""
+    from dissect.target import Target
+
+    archive = acquire_tar(copy_windows_tree(unpack_to(DIRTY, tmp_path), tmp_path / "tree"), tmp_path / "dirty.tar")
+    setup = Target.open(archive).registry.key("HKLM\\SYSTEM\\Setup")
+    assert setup.value("SetupType").value == 0  # the stale primary; the replayed hive says 2
+    assert inspect(archive).evidence.get("setup.SetupType") == 2

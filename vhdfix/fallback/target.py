@@ -1,14 +1,7 @@
 """Open an input through dissect.target's loaders, bounded, when vhdfix's own openers do not recognise it.
 
-What dissect does first, and the bound vhdfix puts before it:
-
-* a tar (plain or compressed): dissect's ``TarLoader`` reads every member header
-  into memory (``TarFile.getmembers``) and maps each into a virtual file system;
-  a small compressed archive can hold millions of headers. vhdfix counts the
-  headers first, streaming, and refuses more than :data:`MAX_ARCHIVE_MEMBERS`.
-* everything else (a directory, a zip, E01, VDI, random bytes through the raw
-  loader) is opened as dissect opens it.
-
+An archive is bounded before dissect reads it (:mod:`vhdfix.fallback.bounds`); a
+directory is listed lazily by dissect, an image (E01, VDI...) read on demand.
 All of it runs under the caller's time budget (:mod:`vhdfix.budget`), and every
 exception dissect raises becomes :class:`DissectFailed`.
 """
