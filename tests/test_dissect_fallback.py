@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, unpack_to
+from tests.conftest import FIXTURES, require_tool, unpack_to
 from tests.support.windows_tree import acquire_tar, acquire_zip, copy_windows_tree
 from vhdfix.fallback import bounds
 from vhdfix.inspection import inspect
@@ -76,6 +76,17 @@ def test_an_acquire_zip_of_the_sample_gives_its_article(sample_tree: Path, disk_
     code, report = inspect_json(acquire_zip(sample_tree, tmp_path / "collection.zip"))
     assert code == 1
     assert_same_diagnosis(report, disk_report, "zip")
+
+
+def test_a_vdi_of_the_sample_is_read_through_dissects_container_and_ntfs_readers(
+        disk_report: dict, tmp_path: Path) -> None:
+    vdi = tmp_path / "sample.vdi"
+    subprocess.run([require_tool("qemu-img"), "convert", "-O", "vdi", str(SAMPLE), str(vdi)], check=True)
+    code, report = inspect_json(vdi)
+    assert code == 1
+    assert_same_diagnosis(report, disk_report, "raw")
+    assert report["fallback"]["container"] == "vdi"
+    assert "without vhdfix's guards" in report["warnings"][0] and "dissect.ntfs" in report["warnings"][0]
 
 
 def test_a_directory_of_the_samples_windows_files_gives_its_article_with_the_fallback_warning(

@@ -41,7 +41,7 @@ OWN_FORMAT_SUFFIXES = {".vhd", ".avhd", ".vhdx", ".avhdx", ".vmdk", ".qcow2", *R
 logging.getLogger("dissect").addHandler(logging.NullHandler())
 
 
-def fallback_warning(loader: str) -> str:
+def fallback_warning(loader: str, container: str | None = None) -> str:
     """The warning every result read through dissect.target carries (inspect's report and the dissect plugin)."""
     if loader == RAW_LOADER:
         what = ("the disk is read through dissect's container, volume and dissect.ntfs readers, without vhdfix's "
@@ -50,7 +50,8 @@ def fallback_warning(loader: str) -> str:
     else:
         what = ("the files are as collected: the NTFS volume state (dirty flag, $LogFile, hibernation) is not in the "
                 "collection and is not checked")
-    return (f"read through dissect.target {version('dissect.target')} ({loader} loader), not vhdfix's own disk "
+    how = f"{loader} loader, {container} container" if container else f"{loader} loader"
+    return (f"read through dissect.target {version('dissect.target')} ({how}), not vhdfix's own disk "
             f"readers: {what}; hives are read from their files and recovered from the .LOG1/.LOG2 beside them by "
             "vhdfix's own log replay; repair is not available for this input")
 
@@ -58,6 +59,12 @@ def fallback_warning(loader: str) -> str:
 def loader_name(loader_class: type) -> str:
     """``tar``, ``dir``, ``zip``, ``raw``... from dissect's loader class name."""
     return loader_class.__name__.removesuffix("Loader").lower() or "unknown"
+
+
+def container_name(target: Target) -> str | None:
+    """``vdi``, ``ewf``, ``raw``...: the container dissect read the disk through, from its class name."""
+    disks = list(target.disks)
+    return type(disks[0]).__name__.removesuffix("Container").lower() if disks else None
 
 
 def has_windows(target: Target) -> bool:
@@ -73,14 +80,15 @@ class FallbackTarget:
     loader: str
     target: Target
     files: TargetFiles
+    container: str | None = None  # for the raw loader: the disk container (vdi, ewf...)
 
     @property
     def warning(self) -> str:
-        return fallback_warning(self.loader)
+        return fallback_warning(self.loader, self.container)
 
     def to_json(self) -> dict[str, object]:
         return {"reader": "dissect.target", "version": version("dissect.target"), "loader": self.loader,
-                "warning": self.warning}
+                "container": self.container, "warning": self.warning}
 
 
 def from_target(target: Target, label: str) -> FallbackTarget:
@@ -92,7 +100,8 @@ def from_target(target: Target, label: str) -> FallbackTarget:
         loader = loader_name(found) if found is not None else "unknown"
         if not has_windows(target):
             raise NoWindowsVolume(f"{label}: dissect.target ({loader} loader) found no Windows installation")
-    return FallbackTarget(label, loader, target, TargetFiles(target, label))
+        container = container_name(target) if loader == RAW_LOADER else None
+    return FallbackTarget(label, loader, target, TargetFiles(target, label), container)
 
 
 def open_fallback(path: str | os.PathLike[str], cause: InputError) -> FallbackTarget:
@@ -123,6 +132,7 @@ def open_fallback(path: str | os.PathLike[str], cause: InputError) -> FallbackTa
             check_archive(local, loader)
             target = Target.open(local)
             windows = has_windows(target)
+            container = container_name(target) if loader == RAW_LOADER else None
     except DissectFailed as exc:
         if generic:
             raise type(cause)(f"{cause.message}; dissect.target does not open it either ({exc.message})") from None
@@ -132,4 +142,4 @@ def open_fallback(path: str | os.PathLike[str], cause: InputError) -> FallbackTa
     if not windows:
         raise NoWindowsVolume(f"{local.name}: dissect.target ({loader} loader) finds no Windows installation in it "
                               "(Windows\\System32 on a volume)")
-    return FallbackTarget(location, loader, target, TargetFiles(target, local.name))
+    return FallbackTarget(location, loader, target, TargetFiles(target, local.name), container)

@@ -18,8 +18,10 @@ def render_inspection(result: Inspection, style: Style) -> str:
         if len(chain) > 1:
             lines.append("  chain         " + " -> ".join(Path(link.path).name for link in chain))
     if result.fallback is not None:
-        lines.append("  opened by     " + style.warn(f"dissect.target, {result.fallback.loader} loader (vhdfix's own "
-                                                     "readers do not open it; read only, see Warnings)"))
+        fallback = result.fallback
+        how = f"{fallback.loader} loader" + (f", {fallback.container} container" if fallback.container else "")
+        lines.append("  opened by     " + style.warn(f"dissect.target, {how} (vhdfix's own readers do not open it; "
+                                                     "read only, see Warnings)"))
     if result.error is not None:
         lines.append(style.bad(f"  error         [{result.error.code}] {result.error.message}"))
         return "\n".join(lines)
