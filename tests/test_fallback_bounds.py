@@ -94,6 +94,8 @@ def test_a_zip_whose_central_directory_is_too_large_is_refused(tmp_path: Path,
     monkeypatch.setattr(bounds, "MAX_ARCHIVE_MEMBERS", 19)
     with pytest.raises(FallbackTooLarge):
         check_archive(path, "zip")
+    with pytest.raises(FallbackTooLarge):  # by content: other dissect loaders open zips too
+        check_archive(path, "velociraptor")
     monkeypatch.setattr(bounds, "MAX_ARCHIVE_MEMBERS", 20)
     monkeypatch.setattr(bounds, "MAX_ZIP_CENTRAL_DIRECTORY", 100)
     with pytest.raises(FallbackTooLarge):

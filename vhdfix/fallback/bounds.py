@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 import tarfile
+import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -85,8 +86,16 @@ def check_zip(path: Path) -> None:
 
 
 def check_archive(path: Path, loader: str) -> None:
-    """Refuse, before dissect reads it, an archive whose entries would not fit in bounded memory."""
-    if loader == "tar":
-        check_tar(path)
-    elif loader == "zip":
+    """Refuse, before dissect reads it, an archive whose entries would not fit in bounded memory.
+
+    By content as well as by ``loader``: several dissect loaders (Acquire, KAPE, Velociraptor...) open zips.
+    """
+    if not path.is_file():
+        return
+    with foreign_errors(DissectFailed, f"{path.name}: recognising the archive"):
+        is_zip = zipfile.is_zipfile(path)
+        is_tar = loader == "tar" or (not is_zip and tarfile.is_tarfile(path))
+    if is_zip:
         check_zip(path)
+    elif is_tar:
+        check_tar(path)
