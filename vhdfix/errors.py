@@ -17,6 +17,7 @@ The tree (``code`` in brackets)::
     │   │   RemoteAuthFailed, RemoteUnreachable, RemoteThrottled, RemoteChanged
     │   ├── partitions and volumes: NoPartitionTable, CorruptPartitionTable, EncryptedVolume,
     │   │   NoWindowsVolume, CorruptVolume
+    │   ├── an input opened through dissect.target (vhdfix.fallback): DissectFailed, FallbackTooLarge
     │   └── the registry: HiveCorrupt, HiveLogInvalid, HiveMissing
     ├── TimeBudgetExceeded [time-budget-exceeded]: the disk took too long; it ends the whole disk, so code that
     │   turns a damaged file into a warning (which catches InputError) never swallows it
@@ -25,8 +26,8 @@ The tree (``code`` in brackets)::
     ├── RefusedUnsafe [refused-unsafe]: the writer will not make a change (``repair`` exit 4); one subclass
     │   per gate, from VhdxLogPresent to VerificationFailed
     ├── RepairUsageError [repair-usage]: the request cannot be carried out as given (exit 2): OutputExists,
-    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy, DiagnosisTied; a destination blob
-    │   of the wrong size: RemoteTooSmall, RemoteSizeMismatch
+    │   OutputIsInput, OutputInvalid, FormatNotAvailable, StepNotInRemedy, DiagnosisTied,
+    │   FallbackNotRepairable; a destination blob of the wrong size: RemoteTooSmall, RemoteSizeMismatch
     └── OutputError [output-error]: the output could not be written (exit 5): OutputFull, RemoteWriteFailed (a
         destination blob: its message names the remote cause's code)
 """
@@ -202,6 +203,21 @@ class NoWindowsVolume(InputError):
 
 class CorruptVolume(InputError):
     code = "corrupt-volume"
+
+
+# --- an input only dissect.target opens (vhdfix.fallback) ---------------------------------------------------------
+
+
+class DissectFailed(InputError):
+    """dissect.target raised while opening the input or reading a file from it."""
+
+    code = "dissect-failed"
+
+
+class FallbackTooLarge(InputError):
+    """The input exceeds a bound checked before dissect.target is let to open it (an archive's entry count)."""
+
+    code = "fallback-too-large"
 
 
 # --- registry ---------------------------------------------------------------------
@@ -437,6 +453,12 @@ class DiagnosisTied(RepairUsageError):
     """Tied articles would write different things: the screen text must say which one the VM shows."""
 
     code = "diagnosis-tied"
+
+
+class FallbackNotRepairable(RepairUsageError):
+    """The input was opened only through dissect.target: vhdfix writes only disk images it reads itself."""
+
+    code = "fallback-not-repairable"
 
 
 class RemoteTooSmall(RepairUsageError):

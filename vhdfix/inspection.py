@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
 from vhdfix.diagnosis import Article, Diagnosis, diagnose, load_catalog
 from vhdfix.disk import Container, open_disk
-from vhdfix.errors import InternalError, TimeBudgetExceeded, VhdfixError, foreign_errors
+from vhdfix.errors import InputUnreadable, InternalError, NotADiskImage, TimeBudgetExceeded, VhdfixError, foreign_errors
 from vhdfix.evidence import EvidenceSet, collect_evidence
+from vhdfix.fallback import FallbackTarget, open_fallback
 from vhdfix.partitions import PartitionTable, read_partition_table
 from vhdfix.remote import display_name
 from vhdfix.windows import VolumeSurvey, WindowsVolume, find_windows_volume
+from vhdfix.windows.files import WindowsFiles
 from vhdfix.windows.hives import HiveReading, load_hive
 
 SCHEMA = "vhdfix.inspect/1"
@@ -34,6 +36,7 @@ class Inspection:
     evidence: EvidenceSet | None = None
     diagnosis: Diagnosis | None = None
     error: VhdfixError | None = None
+    fallback: FallbackTarget | None = None  # opened through dissect.target: vhdfix's own openers did not
 
     def close(self) -> None:
         """Close the disk (``inspect(..., keep_open=True)`` leaves it open); closing twice is harmless."""
@@ -49,6 +52,8 @@ class Inspection:
     @property
     def warnings(self) -> list[str]:
         found: list[str] = []
+        if self.fallback is not None:
+            found.append(self.fallback.warning)
         if self.disk is not None:
             found += self.disk.warnings
         if self.table is not None and self.table.warnings:
@@ -81,6 +86,8 @@ class Inspection:
 
     def to_json(self) -> dict[str, object]:
         result: dict[str, object] = {"schema": SCHEMA, "disk": self.disk_json()}
+        if self.fallback is not None:
+            result["fallback"] = self.fallback.to_json()
         if self.error is not None:
             result["error"] = self.error.to_json()
             return result
@@ -101,6 +108,27 @@ class Inspection:
         return result
 
 
+def _read_windows(result: Inspection, files: WindowsFiles, catalog: list[Article], screen_text: str | None) -> None:
+    system, software = load_hive(files, "SYSTEM"), load_hive(files, "SOFTWARE")
+    result.hives = [system, software]
+    result.evidence = collect_evidence(files, system, software)
+    result.diagnosis = diagnose(catalog, result.evidence, screen_text)
+
+
+def inspect_target(fallback: FallbackTarget, catalog: list[Article] | None = None,
+                   budget_seconds: float | None = DEFAULT_TIME_BUDGET, screen_text: str | None = None) -> Inspection:
+    """Inspect the Windows files of an input dissect.target opened (the dissect plugin's case); never raises."""
+    result = Inspection(fallback.path, fallback=fallback)
+    try:
+        catalog = catalog if catalog is not None else load_catalog()
+        with foreign_errors(InternalError, f"{fallback.path}: unexpected error"), \
+                time_budget(budget_seconds, f"inspecting {fallback.path}"):
+            _read_windows(result, fallback.files, catalog, screen_text)
+    except VhdfixError as exc:
+        result.error = exc
+    return result
+
+
 def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[str]] = (),
             follow_parent_paths: bool = False, catalog: list[Article] | None = None,
             budget_seconds: float | None = DEFAULT_TIME_BUDGET, keep_open: bool = False,
@@ -113,7 +141,9 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
     can go on with what was read (a repair plans on it) and closes it with
     :meth:`Inspection.close`; a failed one is always closed. ``screen_text`` is
     what the VM's boot-diagnostics screenshot shows, to break ties between
-    articles the disk cannot tell apart (:mod:`vhdfix.diagnosis.decide`).
+    articles the disk cannot tell apart (:mod:`vhdfix.diagnosis.decide`). An
+    input vhdfix's own openers do not recognise (an Acquire collection, a
+    directory, E01...) is opened through dissect.target (vhdfix.fallback), read only.
     """
     shown = display_name(os.fspath(path))  # a URL without its query string: a SAS is a credential
     result = Inspection(shown)
@@ -122,13 +152,15 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
         # a defect in vhdfix must still honour the JSON/exit-code contract
         with foreign_errors(InternalError, f"{shown}: unexpected error"), \
                 time_budget(budget_seconds, f"inspecting {shown}"):
-            result.disk = open_disk(path, parents, follow_parent_paths)
+            try:
+                result.disk = open_disk(path, parents, follow_parent_paths)
+            except (NotADiskImage, InputUnreadable) as exc:
+                result.fallback = open_fallback(path, exc)
+                _read_windows(result, result.fallback.files, catalog, screen_text)
+                return result
             result.table = read_partition_table(result.disk)
             result.windows, result.surveys = find_windows_volume(result.disk, result.table)
-            system, software = load_hive(result.windows.ntfs, "SYSTEM"), load_hive(result.windows.ntfs, "SOFTWARE")
-            result.hives = [system, software]
-            result.evidence = collect_evidence(result.windows.ntfs, system, software)
-            result.diagnosis = diagnose(catalog, result.evidence, screen_text)
+            _read_windows(result, result.windows.ntfs, catalog, screen_text)
             result.disk.check_unchanged()  # a blob that changed or failed while it was read is no result
     except VhdfixError as exc:
         result.error = exc

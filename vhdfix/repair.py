@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from vhdfix.errors import (
     DiagnosisTied,
+    FallbackNotRepairable,
     InternalError,
     OutputError,
     OutputExists,
@@ -311,6 +312,10 @@ def _repair(result: RepairResult, disk: str, output: str, parents: list[Path], f
     with result.inspection:
         if result.inspection.error is not None:
             raise result.inspection.error
+        if result.inspection.fallback is not None:
+            raise FallbackNotRepairable(f"{result.input}: read only through dissect.target's "
+                                        f"{result.inspection.fallback.loader} loader; vhdfix writes only disk images "
+                                        "it reads itself (VHD, VHDX, raw...): repair the disk this was taken from")
         _repair_inspected(result, result.inspection, destination, extended, force, progress, planner)
 
 

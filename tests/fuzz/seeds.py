@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from uuid import UUID
 
+from tests.fuzz.layouts.archives import tar_units, zip_units
 from tests.fuzz.layouts.ntfs import _stream_extents, ntfs_units
 from tests.fuzz.layouts.partitions import gpt_units, mbr_units
 from tests.fuzz.layouts.regf import log_units, primary_units
@@ -318,6 +319,23 @@ def hive_seeds(work: Path, realdata: Path | None) -> list[Seed]:
     return seeds
 
 
+def archive_seeds(work: Path, realdata: Path | None) -> list[Seed]:
+    """Acquire collections (tar, zip) of the README sample's Windows files, opened through dissect.target."""
+    from dissect.target import Target
+
+    from tests.support.windows_tree import acquire_tar, acquire_zip, copy_windows_tree
+
+    tree = copy_windows_tree(FIXTURES / "provisioning-agent.vhd", work / "tree")
+    tar = acquire_tar(tree, work / "collection.tar")
+    Target.open(tar)  # dissect builds its plugin registry once (about a second), not inside the first input
+    seeds = [Seed("archives/tar", {tar.name: tar.read_bytes()}, tar.name, tar_units(tar.name, tar.read_bytes()),
+                  truncatable=True)]
+    archive = acquire_zip(tree, work / "collection.zip")
+    seeds.append(Seed("archives/zip", {archive.name: archive.read_bytes()}, archive.name,
+                      zip_units(archive.name, archive.read_bytes()), truncatable=True))
+    return seeds
+
+
 SEED_SETS: dict[str, Callable[[Path, Path | None], list[Seed]]] = {
     "vhd": vhd_seeds,
     "vhdx": vhdx_seeds,
@@ -326,6 +344,7 @@ SEED_SETS: dict[str, Callable[[Path, Path | None], list[Seed]]] = {
     "ntfs": ntfs_seeds,
     "registry": registry_seeds,
     "hive": hive_seeds,
+    "archives": archive_seeds,
 }
 
 

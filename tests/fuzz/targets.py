@@ -61,4 +61,5 @@ TARGETS = {
     "ntfs": Target("ntfs", SEED_SETS["ntfs"], run_inspect, 0.2),
     "registry": Target("registry", SEED_SETS["registry"], run_inspect, 0.14),
     "hive": Target("hive", SEED_SETS["hive"], run_hive, 0.22),
+    "archives": Target("archives", SEED_SETS["archives"], run_inspect, 0.04),
 }

@@ -33,7 +33,9 @@ def inspect_command(disks: tuple[Path | str, ...], as_json: bool, parents: tuple
 
     A DISK may be a blob URL in Azure Storage (https; with a SAS, else the
     AZURE_STORAGE_CONNECTION_STRING or Azure AD sign-in): only the parts
-    inspected are downloaded.
+    inspected are downloaded. A DISK vhdfix's own readers do not open (an
+    Acquire tar or zip, a directory of Windows files, E01, VDI...) is opened
+    through dissect.target's loaders, read only, and the report says so.
 
     Exit codes: 0 inspected, no article applies; 1 inspected, an article
     applies; 2 usage error; 3 a disk could not be inspected. With several

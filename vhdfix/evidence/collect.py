@@ -1,8 +1,9 @@
-"""Collect the evidence the article rules need from a Windows volume and its hives."""
+"""Collect the evidence the article rules need from a Windows installation's files and its hives."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from vhdfix.errors import InputError
 from vhdfix.evidence.locations import (
@@ -23,7 +24,7 @@ from vhdfix.evidence.locations import (
 )
 from vhdfix.evidence.model import EvidenceSet, FileEvidence, LogEvidence, RegistryEvidence
 from vhdfix.evidence.text import text_lines
-from vhdfix.ntfs import FileInfo, NtfsVolume
+from vhdfix.windows.files import FileStat, WindowsFiles
 from vhdfix.windows.hives import HiveReading
 
 # A Panther log line is "<date> <time>, <Level> [<component>] text"; error lines have level Error or Fatal,
@@ -40,15 +41,15 @@ OOBE_PENDING_STATES = ("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE", "IMAGE_STATE_SPE
 
 
 class _Reader:
-    """Volume reads that turn a damaged file into a warning rather than a failed inspection."""
+    """File reads that turn a damaged file into a warning rather than a failed inspection."""
 
-    def __init__(self, volume: NtfsVolume, evidence: EvidenceSet) -> None:
-        self.volume = volume
+    def __init__(self, files: WindowsFiles, evidence: EvidenceSet) -> None:
+        self.files = files
         self.evidence = evidence
 
     def read(self, path: str, limit: int, tail: bool = False) -> tuple[bytes, bool] | None:
         try:
-            found = self.volume.read_file(path, limit, tail)
+            found = self.files.read_file(path, limit, tail)
         except InputError as exc:
             self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
             return None
@@ -57,16 +58,16 @@ class _Reader:
             self.evidence.warnings.append(f"{path}: larger than {limit} bytes; only its {where} {limit} bytes read")
         return found
 
-    def stat(self, path: str) -> FileInfo | None:
+    def stat(self, path: str) -> FileStat | None:
         try:
-            return self.volume.stat(path)
+            return self.files.stat(path)
         except InputError as exc:
             self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
             return None
 
-    def list_dir(self, path: str) -> list[FileInfo]:
+    def list_dir(self, path: str) -> Sequence[FileStat]:
         try:
-            return self.volume.list_dir(path)
+            return self.files.list_dir(path)
         except InputError as exc:
             self.evidence.warnings.append(f"{path}: could not be listed: [{exc.code}] {exc.message}")
             return []
@@ -215,14 +216,14 @@ def _derived(evidence: EvidenceSet) -> None:
     evidence.set("setup.cmdline_windeploy", isinstance(cmdline, str) and "windeploy" in cmdline.lower())
 
 
-def collect_evidence(volume: NtfsVolume, system: HiveReading, software: HiveReading) -> EvidenceSet:
+def collect_evidence(files: WindowsFiles, system: HiveReading, software: HiveReading) -> EvidenceSet:
     evidence = EvidenceSet()
     evidence.warnings.extend(system.warnings + software.warnings)
     evidence.set("hives.system", system.hive.state if system.hive else "unreadable")
     evidence.set("hives.software", software.hive.state if software.hive else "unreadable")
     _registry(evidence, system, SYSTEM_VALUES)
     _registry(evidence, software, SOFTWARE_VALUES)
-    reader = _Reader(volume, evidence)
+    reader = _Reader(files, evidence)
     _image_state(reader, evidence)
     _provisioning_agent(reader, evidence)
     _answer_files(reader, evidence)

@@ -17,6 +17,11 @@ def render_inspection(result: Inspection, style: Style) -> str:
         chain = result.disk.chain
         if len(chain) > 1:
             lines.append("  chain         " + " -> ".join(Path(link.path).name for link in chain))
+    if result.fallback is not None:
+        fallback = result.fallback
+        how = f"{fallback.loader} loader" + (f", {fallback.container} container" if fallback.container else "")
+        lines.append("  opened by     " + style.warn(f"dissect.target, {how} (vhdfix's own readers do not open it; "
+                                                     "read only, see Warnings)"))
     if result.error is not None:
         lines.append(style.bad(f"  error         [{result.error.code}] {result.error.message}"))
         return "\n".join(lines)
@@ -51,6 +56,7 @@ def render_inspection(result: Inspection, style: Style) -> str:
         if facts.get("os.ProductName"):
             build = f" (build {facts['os.CurrentBuild']})" if facts.get("os.CurrentBuild") else ""
             lines.append(f"  Windows       {facts['os.ProductName']}{build}")
+    if result.windows is not None or result.fallback is not None:
         for reading in result.hives:
             status = reading.error.code if reading.error else reading.hive.state  # type: ignore[union-attr]
             applied = reading.hive.entries_applied if reading.hive else 0

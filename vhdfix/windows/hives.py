@@ -1,12 +1,12 @@
-"""Load the SYSTEM and SOFTWARE hives, with their transaction logs, off the Windows volume."""
+"""Load the SYSTEM and SOFTWARE hives, with their transaction logs, off the Windows files."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from vhdfix.errors import HiveCorrupt, HiveMissing, InputError
-from vhdfix.ntfs import NtfsVolume
 from vhdfix.registry import Hive, open_hive
+from vhdfix.windows.files import WindowsFiles
 
 CONFIG_DIR = "Windows\\System32\\config"
 LOG_SUFFIXES = (".LOG", ".LOG1", ".LOG2")
@@ -43,8 +43,8 @@ class HiveReading:
         return result
 
 
-def _read_whole(volume: NtfsVolume, path: str) -> bytes | None:
-    found = volume.read_file(path, MAX_HIVE_BYTES)
+def _read_whole(files: WindowsFiles, path: str) -> bytes | None:
+    found = files.read_file(path, MAX_HIVE_BYTES)
     if found is None:
         return None
     data, cut = found
@@ -53,17 +53,17 @@ def _read_whole(volume: NtfsVolume, path: str) -> bytes | None:
     return data
 
 
-def load_hive(volume: NtfsVolume, name: str) -> HiveReading:
+def load_hive(files: WindowsFiles, name: str) -> HiveReading:
     """Read ``config\\<name>`` and its ``.LOG``/``.LOG1``/``.LOG2`` (any case) and recover it in memory."""
     path = f"{CONFIG_DIR}\\{name}"
     reading = HiveReading(name, path)
     try:
-        primary = _read_whole(volume, path)
+        primary = _read_whole(files, path)
         if primary is None:
             raise HiveMissing(f"{path} does not exist")
         logs = []
         for suffix in LOG_SUFFIXES:
-            data = _read_whole(volume, path + suffix)
+            data = _read_whole(files, path + suffix)
             if data is not None:
                 logs.append((name + suffix, data))
                 reading.logs.append(name + suffix)

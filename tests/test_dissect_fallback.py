@@ -1,0 +1,210 @@
+"""``vhdfix inspect`` on what only dissect.target opens: an Acquire-style tar, a copied Windows tree, junk."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, require_tool, unpack_to
+from tests.support.windows_tree import acquire_tar, acquire_zip, copy_windows_tree
+from vhdfix.fallback import bounds
+from vhdfix.inspection import inspect
+
+PA = "OSStartUp-PROVISIONING_AGENT"
+SAMPLE = FIXTURES / "provisioning-agent.vhd"
+DIRTY = FIXTURES / "provisioning-agent-dirty-hive.vhd.xz"
+SYSTEM_LOGS = ("Windows\\System32\\config\\SYSTEM.LOG1", "Windows\\System32\\config\\SYSTEM.LOG2")
+
+
+def vhdfix(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vhdfix", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def inspect_json(path: Path) -> tuple[int, dict]:
+    done = vhdfix("inspect", "--json", path)
+    assert "Traceback" not in done.stdout + done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_windows_tree(SAMPLE, tmp_path_factory.mktemp("tree") / "C")
+
+
+@pytest.fixture(scope="module")
+def disk_report() -> dict:
+    code, report = inspect_json(SAMPLE)
+    assert code == 1 and report["article"] == PA
+    return report
+
+
+def assert_same_diagnosis(report: dict, disk_report: dict, loader: str) -> None:
+    assert report["article"] == PA
+    assert report["matches"] == disk_report["matches"]
+    assert report["evidence"] == disk_report["evidence"]
+    assert report["facts"] == disk_report["facts"]
+    assert report["fallback"]["reader"] == "dissect.target" and report["fallback"]["loader"] == loader
+    assert report["warnings"][0] == report["fallback"]["warning"]
+    assert "not vhdfix's own disk readers" in report["warnings"][0]
+    assert "repair is not available" in report["warnings"][0]
+
+
+def test_an_acquire_tar_of_the_sample_gives_its_article_with_the_fallback_warning(
+        sample_tree: Path, disk_report: dict, tmp_path: Path) -> None:
+    archive = acquire_tar(sample_tree, tmp_path / "collection.tar")
+    code, report = inspect_json(archive)
+    assert code == 1
+    assert_same_diagnosis(report, disk_report, "tar")
+    assert report["hives"] == disk_report["hives"]
+
+    text = vhdfix("inspect", archive)
+    assert text.returncode == 1
+    assert "dissect.target" in text.stdout and PA in text.stdout and "Traceback" not in text.stderr
+
+
+def test_an_acquire_zip_of_the_sample_gives_its_article(sample_tree: Path, disk_report: dict, tmp_path: Path) -> None:
+    code, report = inspect_json(acquire_zip(sample_tree, tmp_path / "collection.zip"))
+    assert code == 1
+    assert_same_diagnosis(report, disk_report, "zip")
+
+
+def test_a_vdi_of_the_sample_is_read_through_dissects_container_and_ntfs_readers(
+        disk_report: dict, tmp_path: Path) -> None:
+    vdi = tmp_path / "sample.vdi"
+    subprocess.run([require_tool("qemu-img"), "convert", "-O", "vdi", str(SAMPLE), str(vdi)], check=True)
+    code, report = inspect_json(vdi)
+    assert code == 1
+    assert_same_diagnosis(report, disk_report, "raw")
+    assert report["fallback"]["container"] == "vdi"
+    assert "without vhdfix's guards" in report["warnings"][0] and "dissect.ntfs" in report["warnings"][0]
+
+
+def test_a_directory_of_the_samples_windows_files_gives_its_article_with_the_fallback_warning(
+        sample_tree: Path, disk_report: dict) -> None:
+    code, report = inspect_json(sample_tree)
+    assert code == 1
+    assert_same_diagnosis(report, disk_report, "dir")
+
+
+def test_a_dirty_hive_read_through_the_fallback_is_replayed_from_its_log(tmp_path: Path) -> None:
+    disk = unpack_to(DIRTY, tmp_path)
+    archive = acquire_tar(copy_windows_tree(disk, tmp_path / "tree"), tmp_path / "dirty.tar")
+    code, report = inspect_json(archive)
+    assert code == 1 and report["article"] == PA  # only the replayed SYSTEM hive says so (fixtures/SCENARIOS.md)
+    system = report["hives"][0]
+    assert system["name"] == "SYSTEM" and system["state"] == "recovered" and system["entries_applied"] == 2
+    assert {"kind": "registry", "fact": "setup.SetupType", "hive": "SYSTEM", "key": "Setup", "name": "SetupType",
+            "value": 2, "type": "REG_DWORD"} in report["evidence"]
+    assert any("SYSTEM hive is dirty: 2 transaction-log entries were replayed" in w for w in report["warnings"])
+
+
+def test_a_dirty_hive_collected_without_its_logs_carries_the_stale_warning(tmp_path: Path) -> None:
+    disk = unpack_to(DIRTY, tmp_path)
+    tree = copy_windows_tree(disk, tmp_path / "tree", skip=SYSTEM_LOGS)
+    code, report = inspect_json(acquire_tar(tree, tmp_path / "no-logs.tar"))
+    assert code in (0, 1)
+    system = report["hives"][0]
+    assert system["state"] == "dirty-no-log" and system["logs"] == []
+    assert report["facts"]["setup.SetupType"] == 0  # the stale primary's value (2 after replay): the warning tells
+    assert any("SYSTEM hive" in w and "may be stale" in w for w in report["warnings"])
+
+
+@pytest.mark.parametrize(("name", "code"), [("collection.tar", "dissect-failed"), ("collection.zip", "dissect-failed"),
+                                            ("image.E01", "not-a-disk-image"), ("noname", "not-a-disk-image")])
+def test_random_bytes_get_an_error_code_not_a_traceback(tmp_path: Path, name: str, code: str) -> None:
+    junk = tmp_path / name
+    junk.write_bytes(os.urandom(1 << 16))
+    exit_code, report = inspect_json(junk)
+    assert exit_code == 3
+    assert report["error"]["code"] == code and "\n" not in report["error"]["message"]
+
+
+def test_a_directory_without_windows_keeps_its_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no Windows here")
+    exit_code, report = inspect_json(tmp_path)
+    assert exit_code == 3 and report["error"]["code"] == "input-unreadable"
+    assert "dissect.target" in report["error"]["message"]
+
+
+def test_a_tar_without_windows_is_no_windows_volume(tmp_path: Path) -> None:
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "readme.txt").write_text("nothing")
+    exit_code, report = inspect_json(acquire_tar(tmp_path / "tree", tmp_path / "other.tar"))
+    assert exit_code == 3 and report["error"]["code"] == "no-windows-volume"
+
+
+def test_a_tar_with_more_entries_than_the_bound_is_refused_before_dissect_reads_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "many.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for index in range(12):
+            tar.addfile(tarfile.TarInfo(f"fs/C:/f{index}"), io.BytesIO())
+    monkeypatch.setattr(bounds, "MAX_ARCHIVE_MEMBERS", 10)
+    result = inspect(archive)
+    assert result.error is not None and result.error.code == "fallback-too-large"
+
+
+def gzip_bomb_tar(path: Path, gib: int) -> Path:
+    """A gzip tar of one member claiming ``gib`` GiB of zeros: a few MB on disk, gzip members concatenated."""
+    header = tarfile.TarInfo("fs/C:/zeros.bin")
+    header.size = gib << 30
+    zeros = gzip.compress(bytes(1 << 20), compresslevel=9)
+    with open(path, "wb") as out:
+        out.write(gzip.compress(header.tobuf(format=tarfile.GNU_FORMAT)))
+        for _ in range(gib << 10):
+            out.write(zeros)
+    return path
+
+
+def test_the_time_budget_ends_a_compressed_archive_that_takes_too_long(tmp_path: Path) -> None:
+    archive = gzip_bomb_tar(tmp_path / "bomb.tar.gz", 16)  # skipping the member decompresses 16 GiB: minutes
+    result = inspect(archive, budget_seconds=2)
+    assert result.error is not None and result.error.code == "time-budget-exceeded"
+
+
+def test_repair_through_the_fallback_is_refused(sample_tree: Path, tmp_path: Path) -> None:
+    archive = acquire_tar(sample_tree, tmp_path / "collection.tar")
+    output = tmp_path / "repaired.vhd"
+    done = vhdfix("repair", archive, "--output", output, "--json")
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["error"]["code"] == "fallback-not-repairable"
+    assert report["diagnosis"]["article"] == PA
+    assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["collection.tar"]
+
+
+def test_a_copied_tree_holding_a_fifo_and_links_to_devices_is_read_without_blocking(
+        sample_tree: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(sample_tree, tree)
+    config = tree / "Windows" / "System32" / "config"
+    for name in ("SYSTEM", "SOFTWARE", "SYSTEM.LOG1"):
+        (config / name).unlink()
+    os.mkfifo(config / "SYSTEM")  # opening it for reading would wait for a writer for ever
+    (config / "SOFTWARE").symlink_to("/dev/zero")  # reading it would never end
+    (config / "SYSTEM.LOG1").symlink_to("SYSTEM.LOG1")  # a link loop
+    done = vhdfix("inspect", "--json", "--time-budget", "20", tree)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    assert [hive.get("error", {}).get("code") for hive in report["hives"]] == ["hive-missing", "hive-missing"]
+
+
+def test_dissect_targets_own_registry_reads_a_dirty_hive_stale(tmp_path: Path) -> None:
+    """Why the fallback reads hive files itself (KNOWN_ISSUES.md): dissect.target replays no log."""
+    from dissect.target import Target
+
+    archive = acquire_tar(copy_windows_tree(unpack_to(DIRTY, tmp_path), tmp_path / "tree"), tmp_path / "dirty.tar")
+    setup = Target.open(archive).registry.key("HKLM\\SYSTEM\\Setup")
+    assert setup.value("SetupType").value == 0  # the stale primary; the replayed hive says 2
+    assert inspect(archive).evidence.get("setup.SetupType") == 2

@@ -1,0 +1,101 @@
+"""Bounds checked before dissect.target opens an archive: what it would hold in memory.
+
+* **tar** (plain or compressed): dissect's ``TarLoader`` reads every member
+  header into memory (``TarFile.getmembers``) and maps each into a virtual file
+  system; a small compressed archive can hold millions of headers. The headers
+  are counted first, streaming, up to :data:`MAX_ARCHIVE_MEMBERS`.
+* **zip**: ``zipfile`` reads the whole central directory (its size as the end
+  of central directory record declares it) into memory and makes an object of
+  every entry in it. The declared size is read first and refused above
+  :data:`MAX_ZIP_CENTRAL_DIRECTORY`.
+"""
+
+from __future__ import annotations
+
+import struct
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import BinaryIO
+
+from vhdfix.errors import DissectFailed, FallbackTooLarge, foreign_errors
+
+MAX_ARCHIVE_MEMBERS = 100_000  # dissect holds ~1.5 KB per entry (measured: 50000 entries, 84 MB); 150 MB at most
+MAX_ZIP_CENTRAL_DIRECTORY = 32 << 20  # 100000 entries of Windows-length paths take ~15 MiB (46 bytes + name)
+
+# PKWARE APPNOTE.TXT 4.3.16 (end of central directory record), 4.3.15 (zip64 locator), 4.3.14 (zip64 record);
+# located the way CPython's zipfile locates them, so the size checked is the size zipfile reads.
+EOCD = struct.Struct("<4s4H2LH")  # signature, disk numbers, entries here, entries total, cd size, cd offset, comment
+EOCD_SIGNATURE = b"PK\x05\x06"
+ZIP64_LOCATOR = struct.Struct("<4sLQL")
+ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")  # ..., entries here, entries total, cd size, cd offset
+ZIP64_EOCD_SIGNATURE = b"PK\x06\x06"
+MAX_COMMENT = 0xFFFF
+
+
+def _read_at(stream: BinaryIO, offset: int, length: int) -> bytes:
+    if offset < 0:
+        return b""
+    stream.seek(offset)
+    return stream.read(length)
+
+
+def zip_central_directory(stream: BinaryIO, size: int) -> tuple[int, int] | None:
+    """(entries, central directory size) as the end records declare them; None when there is no end record."""
+    tail_start = max(size - EOCD.size - MAX_COMMENT, 0)
+    tail = _read_at(stream, tail_start, size - tail_start)
+    last = tail[-EOCD.size:]
+    plain = len(last) == EOCD.size and last[:4] == EOCD_SIGNATURE and last[-2:] == b"\0\0"  # no comment
+    at = len(tail) - EOCD.size if plain else tail.rfind(EOCD_SIGNATURE)
+    if at < 0 or at + EOCD.size > len(tail):
+        return None
+    fields = EOCD.unpack_from(tail, at)
+    entries, cd_size = fields[4], fields[5]
+    eocd_offset = tail_start + at
+    locator = _read_at(stream, eocd_offset - ZIP64_LOCATOR.size, ZIP64_LOCATOR.size)
+    if len(locator) == ZIP64_LOCATOR.size and locator[:4] == ZIP64_LOCATOR_SIGNATURE:
+        record = _read_at(stream, eocd_offset - ZIP64_LOCATOR.size - ZIP64_EOCD.size, ZIP64_EOCD.size)
+        if len(record) == ZIP64_EOCD.size and record[:4] == ZIP64_EOCD_SIGNATURE:
+            fields = ZIP64_EOCD.unpack(record)
+            entries, cd_size = fields[7], fields[8]
+    return entries, cd_size
+
+
+def check_tar(path: Path) -> None:
+    with foreign_errors(DissectFailed, f"{path.name}: reading the tar archive"), \
+            tarfile.open(path, "r:*") as archive:
+        members = 0
+        while archive.next() is not None:  # one header at a time; the count bounds what tarfile keeps
+            members += 1
+            if members > MAX_ARCHIVE_MEMBERS:
+                raise FallbackTooLarge(f"{path.name}: more than {MAX_ARCHIVE_MEMBERS} archive entries; dissect.target "
+                                       "would hold every one in memory")
+
+
+def check_zip(path: Path) -> None:
+    with foreign_errors(DissectFailed, f"{path.name}: reading the zip archive"), open(path, "rb") as stream:
+        found = zip_central_directory(stream, path.stat().st_size)
+    if found is None:
+        return  # not a zip zipfile opens: dissect fails on it as it should
+    entries, cd_size = found
+    if cd_size > MAX_ZIP_CENTRAL_DIRECTORY or entries > MAX_ARCHIVE_MEMBERS:
+        raise FallbackTooLarge(f"{path.name}: a central directory of {cd_size} bytes and {entries} entries; "
+                               f"more than {MAX_ZIP_CENTRAL_DIRECTORY} bytes or {MAX_ARCHIVE_MEMBERS} entries, "
+                               "which dissect.target would hold in memory")
+
+
+def check_archive(path: Path, loader: str) -> None:
+    """Refuse, before dissect reads it, an archive whose entries would not fit in bounded memory.
+
+    By content as well as by ``loader``: several dissect loaders (Acquire, KAPE, Velociraptor...) open zips.
+    """
+    if not path.is_file():
+        return
+    with foreign_errors(DissectFailed, f"{path.name}: recognising the archive"):
+        is_zip = zipfile.is_zipfile(path)
+        is_tar = loader == "tar" or (not is_zip and tarfile.is_tarfile(path))
+    if is_zip:
+        check_zip(path)
+    elif is_tar:
+        check_tar(path)
