@@ -10,7 +10,7 @@ from tests.conftest import REPO
 # Lowest first: remote (a blob read by URL, under the disk's image file) -> disk -> partitions -> NTFS -> windows
 # (files, registry) -> evidence -> diagnosis -> report; repair continues with the plan, the writer (gates and
 # patches), the copy and the verifier; the commands sit on top.
-LAYERS = ["errors", "version", "budget", "layout", "remote", "disk", "partitions", "ntfs", "registry", "windows",
+LAYERS = ["errors", "version", "budget", "layout", "remote", "disk", "partitions", "ntfs", "fat", "registry", "windows",
           "evidence", "diagnosis", "inspection", "report", "plan", "writer", "copy", "verify", "repair", "commands",
           "cli", "__main__"]
 API = "vhdfix"  # the package itself: the public API, bound to the top-level commands' logic

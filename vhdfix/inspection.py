@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
 from vhdfix.diagnosis import Article, Diagnosis, diagnose, load_catalog
 from vhdfix.disk import Container, open_disk
-from vhdfix.errors import InternalError, TimeBudgetExceeded, VhdfixError, foreign_errors
+from vhdfix.errors import InternalError, NoWindowsVolume, TimeBudgetExceeded, VhdfixError, foreign_errors
 from vhdfix.evidence import EvidenceSet, collect_evidence
+from vhdfix.evidence.linux import linux_evidence
 from vhdfix.partitions import PartitionTable, read_partition_table
 from vhdfix.remote import display_name
 from vhdfix.windows import VolumeSurvey, WindowsVolume, find_windows_volume
+from vhdfix.windows.bcd import find_bcd
 from vhdfix.windows.hives import HiveReading, load_hive
 
 SCHEMA = "vhdfix.inspect/1"
@@ -119,10 +121,19 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
                 time_budget(budget_seconds, f"inspecting {shown}"):
             result.disk = open_disk(path, parents, follow_parent_paths)
             result.table = read_partition_table(result.disk)
-            result.windows, result.surveys = find_windows_volume(result.disk, result.table)
-            system, software = load_hive(result.windows.ntfs, "SYSTEM"), load_hive(result.windows.ntfs, "SOFTWARE")
-            result.hives = [system, software]
-            result.evidence = collect_evidence(result.windows.ntfs, system, software)
+            try:
+                result.windows, result.surveys = find_windows_volume(result.disk, result.table)
+            except NoWindowsVolume:
+                result.evidence = linux_evidence(result.disk, result.table)  # the GRUB articles' disks
+                if result.evidence is None:
+                    raise
+            if result.windows is not None:
+                system, software = load_hive(result.windows.ntfs, "SYSTEM"), load_hive(result.windows.ntfs,
+                                                                                          "SOFTWARE")
+                result.hives = [system, software]
+                bcd, bcd_warnings = find_bcd(result.disk, result.table)
+                result.evidence = collect_evidence(result.windows.ntfs, system, software, bcd)
+                result.evidence.warnings.extend(bcd_warnings)
             result.diagnosis = diagnose(catalog, result.evidence)
             result.disk.check_unchanged()  # a blob that changed or failed while it was read is no result
     except VhdfixError as exc:

@@ -22,8 +22,18 @@ from vhdfix.evidence.locations import (
     WASETUP_LOG,
 )
 from vhdfix.evidence.model import EvidenceSet, FileEvidence, LogEvidence, RegistryEvidence
-from vhdfix.evidence.text import text_lines
-from vhdfix.ntfs import FileInfo, NtfsVolume
+from vhdfix.evidence.reader import VolumeReader
+from vhdfix.evidence.signals import (
+    boot_configuration,
+    markers,
+    os_build,
+    registry_keys,
+    servicing,
+    sql_server,
+    volume_space,
+)
+from vhdfix.ntfs import NtfsVolume
+from vhdfix.windows.bcd import BcdReading
 from vhdfix.windows.hives import HiveReading
 
 # A Panther log line is "<date> <time>, <Level> [<component>] text"; error lines have level Error or Fatal,
@@ -37,46 +47,6 @@ STATE_INI_LINE = re.compile(r'^[ \t]*ImageState[ \t]*=[ \t]*"?([A-Z_ ]+?)"?[ \t]
 UNATTEND_SWITCH = re.compile(r"/unattend:", re.IGNORECASE)
 OOBE_PENDING_STATES = ("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE", "IMAGE_STATE_SPECIALIZE_RESEAL_TO_OOBE",
                        "IMAGE_STATE_UNDEPLOYABLE")
-
-
-class _Reader:
-    """Volume reads that turn a damaged file into a warning rather than a failed inspection."""
-
-    def __init__(self, volume: NtfsVolume, evidence: EvidenceSet) -> None:
-        self.volume = volume
-        self.evidence = evidence
-
-    def read(self, path: str, limit: int, tail: bool = False) -> tuple[bytes, bool] | None:
-        try:
-            found = self.volume.read_file(path, limit, tail)
-        except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
-            return None
-        if found is not None and found[1]:
-            where = "last" if tail else "first"
-            self.evidence.warnings.append(f"{path}: larger than {limit} bytes; only its {where} {limit} bytes read")
-        return found
-
-    def stat(self, path: str) -> FileInfo | None:
-        try:
-            return self.volume.stat(path)
-        except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
-            return None
-
-    def list_dir(self, path: str) -> list[FileInfo]:
-        try:
-            return self.volume.list_dir(path)
-        except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be listed: [{exc.code}] {exc.message}")
-            return []
-
-    def lines(self, path: str, limit: int, tail: bool = False) -> tuple[list[str], bool] | None:
-        found = self.read(path, limit, tail)
-        if found is None:
-            return None
-        data, cut = found
-        return text_lines(data, cut_at_start=cut and tail), cut
 
 
 def _registry(evidence: EvidenceSet, reading: HiveReading,
@@ -94,10 +64,13 @@ def _registry(evidence: EvidenceSet, reading: HiveReading,
         if found is None:
             continue
         evidence.set(fact, found.value)
-        evidence.add(RegistryEvidence(fact, reading.name, key, name, found.value, found.type))
+        shown = key
+        if key.lower().startswith("currentcontrolset\\") and hive.current_control_set:
+            shown = hive.current_control_set + key[len("CurrentControlSet"):]  # the set Select\Current names
+        evidence.add(RegistryEvidence(fact, reading.name, shown, name, found.value, found.type))
 
 
-def _provisioning_agent(reader: _Reader, evidence: EvidenceSet) -> None:
+def _provisioning_agent(reader: VolumeReader, evidence: EvidenceSet) -> None:
     present = 0
     for pa_file in PROVISIONING_AGENT_FILES:
         info = reader.stat(pa_file.path)
@@ -132,7 +105,7 @@ def _provisioning_agent(reader: _Reader, evidence: EvidenceSet) -> None:
                                  log[1] if log else False))
 
 
-def _answer_files(reader: _Reader, evidence: EvidenceSet) -> None:
+def _answer_files(reader: VolumeReader, evidence: EvidenceSet) -> None:
     found: list[str] = []
     custom: list[str] = []
     registry_file = evidence.get("setup.UnattendFile")
@@ -159,7 +132,7 @@ def _answer_files(reader: _Reader, evidence: EvidenceSet) -> None:
     evidence.set("answer_files.custom", custom)
 
 
-def _image_state(reader: _Reader, evidence: EvidenceSet) -> None:
+def _image_state(reader: VolumeReader, evidence: EvidenceSet) -> None:
     found = reader.lines(STATE_INI, MAX_SCRIPT_BYTES)
     ini_state = None
     if found is not None:
@@ -179,7 +152,7 @@ def _image_state(reader: _Reader, evidence: EvidenceSet) -> None:
     evidence.set("image_state.oobe_pending", evidence.get("image_state") in OOBE_PENDING_STATES)
 
 
-def _setup_logs(reader: _Reader, evidence: EvidenceSet) -> None:
+def _setup_logs(reader: VolumeReader, evidence: EvidenceSet) -> None:
     matched: set[str] = set()
     patterns = {name: re.compile(rx, re.IGNORECASE) for name, rx in DECISIVE_PATTERNS.items()}
     for log in SETUP_LOGS:
@@ -198,7 +171,7 @@ def _setup_logs(reader: _Reader, evidence: EvidenceSet) -> None:
     evidence.set("logs.patterns", sorted(matched))
 
 
-def _sysprep_tag(reader: _Reader, evidence: EvidenceSet) -> None:
+def _sysprep_tag(reader: VolumeReader, evidence: EvidenceSet) -> None:
     info = reader.stat(SYSPREP_SUCCEEDED_TAG)
     evidence.set("sysprep.succeeded_tag", info is not None)
     if info is not None:
@@ -215,18 +188,27 @@ def _derived(evidence: EvidenceSet) -> None:
     evidence.set("setup.cmdline_windeploy", isinstance(cmdline, str) and "windeploy" in cmdline.lower())
 
 
-def collect_evidence(volume: NtfsVolume, system: HiveReading, software: HiveReading) -> EvidenceSet:
+def collect_evidence(volume: NtfsVolume, system: HiveReading, software: HiveReading,
+                     bcd: BcdReading | None = None) -> EvidenceSet:
+    """Every fact of the Windows volume; ``bcd`` is the boot store found elsewhere on the disk (find_bcd)."""
     evidence = EvidenceSet()
     evidence.warnings.extend(system.warnings + software.warnings)
     evidence.set("hives.system", system.hive.state if system.hive else "unreadable")
     evidence.set("hives.software", software.hive.state if software.hive else "unreadable")
     _registry(evidence, system, SYSTEM_VALUES)
     _registry(evidence, software, SOFTWARE_VALUES)
-    reader = _Reader(volume, evidence)
+    reader = VolumeReader(volume, evidence)
     _image_state(reader, evidence)
     _provisioning_agent(reader, evidence)
     _answer_files(reader, evidence)
     _sysprep_tag(reader, evidence)
     _setup_logs(reader, evidence)
     _derived(evidence)
+    os_build(evidence)
+    markers(reader, evidence)
+    registry_keys(evidence, {"SYSTEM": system, "SOFTWARE": software})
+    servicing(reader, evidence, software)
+    sql_server(evidence, software)
+    volume_space(reader, evidence)
+    boot_configuration(evidence, bcd)
     return evidence
