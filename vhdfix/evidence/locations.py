@@ -69,6 +69,9 @@ SERVICING_PROVIDER = "Microsoft-Windows-Servicing"
 # Event 7: "Initiating changes to turn on update %1 of package %2. Client id: %4." (the provider's manifest);
 # azure-vm-cannot-rdp-working-features.md looks for it to find the feature being installed [MS].
 FEATURE_EVENT_ID = 7
+# 9: "Selectable update %1 of package %2 was successfully turned on"; 11: "Update %1 of package %2 failed to be
+# turned on" (same manifest): the change event 7 started is over.
+FEATURE_COMPLETED_IDS = (9, 11)
 MAX_FEATURE_EVENTS = 20
 
 

@@ -3,10 +3,13 @@ free space and the BCD."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from vhdfix.errors import InputError
 from vhdfix.evidence.locations import (
     CBS_PACKAGES,
     CBS_PENDING_STATES,
+    FEATURE_COMPLETED_IDS,
     FEATURE_EVENT_ID,
     KEYS,
     MARKERS,
@@ -80,26 +83,29 @@ def _field(record: dict[str, object], name: str) -> str:
 
 
 def _feature_events(reader: VolumeReader, evidence: EvidenceSet) -> None:
+    """Event 7 ("initiating changes to turn on update %1 of package %2") with no completion after it: no event
+    9 (turned on) or 11 (failed to be turned on) for the same update and package."""
     found = reader.read(SETUP_EVTX, MAX_EVTX_BYTES)
     evidence.set("servicing.feature_events", [] if found is not None else None)
     if found is None:
         return
     scan = read_events(found[0], SETUP_EVTX)
     evidence.warnings.extend(scan.warnings)
-    events = []
-    for record in scan.records:
-        if record.get("Provider_Name") != SERVICING_PROVIDER or record.get("EventID") != FEATURE_EVENT_ID:
-            continue
-        record_id = record.get("EventRecordID")
-        when = record.get("TimeCreated_SystemTime")
-        text = (f"{when:%Y-%m-%d %H:%M:%S} " if hasattr(when, "strftime") else "") + \
-            f"turn on update {_field(record, 'UpdateName')} of package {_field(record, 'PackageIdentifier')}: " \
-            "initiated"
-        client = _field(record, "Client")
-        text += f" (client {client})" if client else ""
-        events.append((record_id if isinstance(record_id, int) else 0, text))
-    events.sort(key=lambda item: item[0])
-    lines = [text for _, text in events]
+    servicing = [record for record in scan.records if record.get("Provider_Name") == SERVICING_PROVIDER]
+    servicing.sort(key=lambda record: record_id if isinstance(record_id := record.get("EventRecordID"), int) else 0)
+    open_changes: dict[tuple[str, str], str] = {}
+    for record in servicing:
+        change = (_field(record, "UpdateName"), _field(record, "PackageIdentifier"))
+        if record.get("EventID") in FEATURE_COMPLETED_IDS:
+            open_changes.pop(change, None)
+        elif record.get("EventID") == FEATURE_EVENT_ID:
+            when = record.get("TimeCreated_SystemTime")
+            client = _field(record, "Client")
+            open_changes.pop(change, None)  # a newer attempt replaces an older one
+            open_changes[change] = ((f"{when:%Y-%m-%d %H:%M:%S} " if isinstance(when, datetime) else "")
+                                    + f"turn on update {change[0]} of package {change[1]}: initiated, not completed"
+                                    + (f" (client {client})" if client else ""))
+    lines = list(open_changes.values())
     evidence.set("servicing.feature_events", lines[-MAX_FEATURE_EVENTS:])
     if lines:
         evidence.add(LogEvidence("servicing.feature_events", SETUP_EVTX, tuple(lines[-MAX_FEATURE_EVENTS:]),
