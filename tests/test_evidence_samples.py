@@ -10,9 +10,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, MANIFEST, unpack_to
+from vhdfix.disk import open_disk
+from vhdfix.disk.stream import ReadOnlyStream
 from vhdfix.inspection import Inspection, inspect
+from vhdfix.ntfs import NtfsVolume
+from vhdfix.partitions import read_partition_table
+from vhdfix.registry import open_hive
 from vhdfix.report.inspection_text import render_inspection
 from vhdfix.report.style import Style
+from vhdfix.windows.bcd import find_bcd
 
 SAMPLES = MANIFEST["samples"]["scenarios"]
 SAMPLE_FILES = {entry["scenario"]: entry for entry in MANIFEST["samples"]["files"]}
@@ -66,9 +72,8 @@ SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
 # What a healthy Windows disk must not show: no signal of any of the new articles' causes.
 QUIET = {
     "policy.cleanup_profiles": None, "bcd.safeboot": None, "servicing.pending_xml": False,
-    "servicing.reboot_pending": False, "servicing.packages_pending": [], "servicing.pending": False,
-    "sql.installed": False, "upgrade.windows_bt": False, "upgrade.setupdiag_results": False,
-    "dc.ntds_database": None, "dump.memory_dmp": False,
+    "servicing.reboot_pending": False, "sql.installed": False, "upgrade.windows_bt": False,
+    "upgrade.setupdiag_results": False, "dc.ntds_database": None, "dump.memory_dmp": False,
 }
 
 
@@ -170,7 +175,8 @@ def test_healthy_serviced_disk_shows_no_new_signal(inspected_samples: dict[str, 
     facts = inspected_samples[name].evidence.facts
     for fact, quiet in QUIET.items():
         assert facts[fact] == quiet, fact
-    assert facts["servicing.feature_events"] == []
+    assert facts["servicing.feature_events"] == facts["servicing.packages_pending"] == []
+    assert facts["servicing.pending"] is False
     assert facts["volume.free_percent"] > 25
     assert facts["bcd.location"] == "System Reserved:\\Boot\\BCD"
 
@@ -181,6 +187,37 @@ def test_healthy_matrix_disks_show_no_new_signal(tmp_path: Path, path: str) -> N
     facts = inspect(unpack_to(FIXTURES / path, tmp_path)).evidence.facts
     for fact, quiet in QUIET.items():
         assert facts[fact] == quiet, fact
-    assert facts["servicing.feature_events"] is None  # no Setup.evtx on these disks
+    # no Setup.evtx and no CBS Packages key on these disks: unknown, not "nothing pending"
+    assert facts["servicing.feature_events"] is facts["servicing.packages_pending"] is facts["servicing.pending"] \
+        is None
     assert facts["bcd.location"] in ("System Reserved:\\Boot\\BCD", "ESP:\\EFI\\Microsoft\\Boot\\BCD")
     assert facts["bcd.default_loader"] and facts["os.build"] == 20348
+
+
+def test_gen1_safeboot_is_read_through_the_bcd_log(inspected_samples: dict[str, Inspection], tmp_path: Path) -> None:
+    """The element is only in BCD.LOG1: a reader that ignores the log sees a normal boot."""
+    result = inspected_samples["safeboot-gen1"]
+    assert any("BCD is dirty: 1 transaction-log entries were replayed" in w for w in result.warnings)
+    (item,) = result.evidence.sources("bcd.location")
+    assert "hive recovered" in item.note
+    disk = open_disk(unpack_to(FIXTURES / SAMPLE_FILES["safeboot-gen1"]["path"], tmp_path))
+    try:
+        bcd, warnings = find_bcd(disk, read_partition_table(disk))
+        assert bcd is not None and bcd.partition == 1 and warnings == []
+        assert bcd.logs == ["BCD.LOG", "BCD.LOG1", "BCD.LOG2"] and bcd.hive is not None
+        assert bcd.hive.state == "recovered"
+        reserved = disk.read(1024 * 1024, 2 * 1024 * 1024)
+    finally:
+        disk.close()
+    primary = _ntfs_file(reserved, "Boot\\BCD")
+    alone = open_hive("BCD", primary, [])
+    loader = result.evidence.facts["bcd.default_loader"]
+    assert alone.state == "dirty-no-log"
+    assert alone.value(f"Objects\\{loader}\\Elements\\25000080", "Element") is None
+
+
+def _ntfs_file(volume: bytes, path: str) -> bytes:
+    stream = ReadOnlyStream(lambda offset, length: volume[offset:offset + length], len(volume))
+    found = NtfsVolume(stream, "System Reserved").read_file(path, 1 << 20)
+    assert found is not None
+    return found[0]

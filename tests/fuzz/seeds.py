@@ -337,9 +337,10 @@ def hive_seeds(work: Path, realdata: Path | None) -> list[Seed]:
         groups.append((f"fixture-{name}", {name: found[0]}))
     safeboot = _raw_disk(SAMPLES / "safeboot-gen1.vhd.xz", work)
     offset, size = _ntfs_partitions("safeboot", safeboot, work)[0]  # System Reserved
-    bcd = NtfsVolume(_BytesStream(safeboot[offset:offset + size]), "fixture").read_file("Boot\\BCD", 1 << 24)
-    assert bcd is not None
-    groups.append(("BCD-safeboot", {"BCD": bcd[0]}))
+    reserved = NtfsVolume(_BytesStream(safeboot[offset:offset + size]), "fixture")
+    bcd, bcd_log = reserved.read_file("Boot\\BCD", 1 << 24), reserved.read_file("Boot\\BCD.LOG1", 1 << 24)
+    assert bcd is not None and bcd_log is not None
+    groups.append(("BCD-safeboot", {"BCD": bcd[0], "BCD.LOG1": bcd_log[0]}))  # dirty: the element is in the log
     if realdata is not None:
         regipy = realdata / "mkorman90+regipy/regipy_tests/data"
         groups.append(("SYSTEM_B", {"SYSTEM": _unpacked(regipy / "SYSTEM_B.xz"),

@@ -59,7 +59,7 @@ def _pending_packages(evidence: EvidenceSet, software: HiveReading) -> list[str]
         return None
     names = hive.subkeys(CBS_PACKAGES)
     if names is None:
-        return []
+        return None  # every Windows has the key; without it the state is unknown
     if len(names) > MAX_CBS_PACKAGES:
         evidence.warnings.append(f"SOFTWARE\\{CBS_PACKAGES}: {len(names)} packages; only the first "
                                  f"{MAX_CBS_PACKAGES} were read")
