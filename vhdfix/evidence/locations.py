@@ -47,11 +47,11 @@ KEYS = (
     ("upgrade.setupdiag_results", "SYSTEM", "Setup\\SetupDiag\\Results"),  # azure-articles.md §8 INPLACE_UPGRADE
 )
 
-# Files and directories whose existence is the fact: (fact, path, note)
+# Files and directories whose existence is the fact: (fact, path, is a directory, note)
 MARKERS = (
-    ("servicing.pending_xml", "Windows\\WinSxS\\pending.xml", "servicing operations waiting for a restart"),
-    ("upgrade.windows_bt", "$WINDOWS.~BT", "in-place upgrade working directory"),
-    ("dump.memory_dmp", "Windows\\MEMORY.DMP", "a kernel memory dump"),
+    ("servicing.pending_xml", "Windows\\WinSxS\\pending.xml", False, "servicing operations waiting for a restart"),
+    ("upgrade.windows_bt", "$WINDOWS.~BT", True, "in-place upgrade working directory"),
+    ("dump.memory_dmp", "Windows\\MEMORY.DMP", False, "a kernel memory dump"),
 )
 
 CBS_PACKAGES = "Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages"

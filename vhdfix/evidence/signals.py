@@ -35,14 +35,17 @@ def os_build(evidence: EvidenceSet) -> None:
     if build is None:
         return
     text = str(build).strip()
-    evidence.set("os.build", int(text) if text.isdigit() and len(text) < 10 else None)
-    if not text.isdigit():
-        evidence.warnings.append(f"SOFTWARE CurrentBuildNumber {build!r} is not a number")
+    number = text.isascii() and text.isdigit() and len(text) < 10
+    evidence.set("os.build", int(text) if number else None)
+    if not number:
+        evidence.warnings.append(f"SOFTWARE CurrentBuildNumber {build!r} is not a build number"[:300])
 
 
 def markers(reader: VolumeReader, evidence: EvidenceSet) -> None:
-    for fact, path, note in MARKERS:
+    for fact, path, directory, note in MARKERS:
         info = reader.stat(path)
+        if info is not None and info.is_dir != directory:
+            info = None  # a file where Windows keeps a directory, or the reverse: not the marker
         evidence.set(fact, info is not None)
         if info is not None:
             evidence.add(FileEvidence(fact, info.path, info.size, info.is_dir, note))

@@ -17,9 +17,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dissect.eventlog.bxml import BxmlSub
-from dissect.eventlog.evtx import ElfChnk
-
 from vhdfix.budget import check_time_budget
 from vhdfix.errors import CorruptVolume, foreign_errors
 
@@ -73,6 +70,11 @@ def read_events(data: bytes, path: str) -> EventScan:
     if data[:8] != FILE_SIGNATURE:
         scan.warnings.append(f"{path}: not an EVTX file (no ElfFile signature)")
         return scan
+    # imported here, not at the top: dissect.eventlog compiles its cstruct definitions at import (~0.1 s), a cost
+    # only a disk with an event log to read should pay
+    from dissect.eventlog.bxml import BxmlSub
+    from dissect.eventlog.evtx import ElfChnk
+
     started = time.process_time()
     for offset, chunk in _chunks(data, path, scan):
         try:
