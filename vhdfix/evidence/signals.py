@@ -60,15 +60,14 @@ def _pending_packages(evidence: EvidenceSet, software: HiveReading) -> list[str]
     hive = software.hive
     if hive is None:
         return None
-    names = hive.subkeys(CBS_PACKAGES)
-    if names is None:
+    states = hive.subkey_values(CBS_PACKAGES, "CurrentState", MAX_CBS_PACKAGES + 1)
+    if states is None:
         return None  # every Windows has the key; without it the state is unknown
-    if len(names) > MAX_CBS_PACKAGES:
-        evidence.warnings.append(f"SOFTWARE\\{CBS_PACKAGES}: {len(names)} packages; only the first "
+    if len(states) > MAX_CBS_PACKAGES:
+        evidence.warnings.append(f"SOFTWARE\\{CBS_PACKAGES}: more than {MAX_CBS_PACKAGES} packages; only the first "
                                  f"{MAX_CBS_PACKAGES} were read")
     pending = []
-    for name in names[:MAX_CBS_PACKAGES]:
-        state = hive.value(f"{CBS_PACKAGES}\\{name}", "CurrentState")
+    for name, state in states[:MAX_CBS_PACKAGES]:
         if state is not None and isinstance(state.value, int) and state.value in CBS_PENDING_STATES:
             pending.append(name)
             evidence.add(RegistryEvidence("servicing.packages_pending", "SOFTWARE", f"{CBS_PACKAGES}\\{name}",
