@@ -22,13 +22,14 @@ import pytest
 from tests.conftest import FIXTURES, REPO, require_tool
 from tests.support.oracles import ntfs3g
 from vhdfix.disk import open_disk
-from vhdfix.errors import CorruptVolume
+from vhdfix.errors import CorruptVolume, HiveCorrupt
 from vhdfix.evidence.linux import linux_evidence
 from vhdfix.fat import FatVolume
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.ntfs.free_space import free_space
 from vhdfix.partitions import Partition, read_partition_table
 from vhdfix.partitions.linux import linux_filesystem
+from vhdfix.registry import open_hive
 from vhdfix.windows.event_log import MAX_RECORDS, read_events
 
 sys.path.insert(0, str(REPO / "fixtures"))
@@ -271,3 +272,45 @@ def test_windows_disk_is_not_a_linux_disk(tmp_path: Path) -> None:
         assert linux_evidence(disk, read_partition_table(disk)) is None
     finally:
         disk.close()
+
+
+# --- CBS packages: one pass over thousands of keys -----------------------------------------------------------------
+
+CBS_PACKAGES = "Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages"
+
+
+def _software(name: str) -> bytes:
+    data = _disk(name)
+    volume = NtfsVolume(_Stream(data[3 * MIB:8 * MIB]), "windows")  # type: ignore[arg-type]
+    found = volume.read_file("Windows\\System32\\config\\SOFTWARE", 1 << 30)
+    assert found is not None
+    return found[0]
+
+
+def test_subkey_values_agree_with_one_lookup_per_key() -> None:
+    hive = open_hive("SOFTWARE", _software("pending-updates"), [])
+    bulk = hive.subkey_values(CBS_PACKAGES, "currentstate", 100)
+    assert bulk is not None and len(bulk) == 3
+    for name, value in bulk:
+        assert value == hive.value(f"{CBS_PACKAGES}\\{name}", "CurrentState")
+    assert hive.subkey_values(CBS_PACKAGES, "NoSuchValue", 100) == [(name, None) for name, _ in bulk]
+    assert hive.subkey_values(CBS_PACKAGES, "CurrentState", 2) == bulk[:2]
+    assert hive.subkey_values("Microsoft\\Nothing", "CurrentState", 100) is None
+
+
+def test_a_value_lookup_stops_at_the_first_match_as_windows_does() -> None:
+    """A damaged value cell before the match is an error; one after it is never read."""
+    data = bytearray(_software("pending-updates"))
+    hive = open_hive("SOFTWARE", bytes(data), [])
+    name, _ = hive.subkey_values(CBS_PACKAGES, "CurrentState", 1)[0]  # type: ignore[index]
+    key = f"{CBS_PACKAGES}\\{name}"
+    assert [value.name for value in hive.values(key) or []][:2] == ["CurrentState", "InstallClient"]
+    paths = hive._paths  # the cell offsets, to damage the value listed after CurrentState
+    found = paths.find_key(key)
+    assert found is not None
+    second = paths.values(found[0], "key")[1].offset
+    data[4096 + second + 4:4096 + second + 6] = b"XX"  # its "vk" signature
+    damaged = open_hive("SOFTWARE", bytes(data), [])
+    assert damaged.subkey_values(CBS_PACKAGES, "CurrentState", 1)[0][1].value == 0x70  # type: ignore[index, union-attr]
+    with pytest.raises(HiveCorrupt, match="is not a key value"):
+        damaged.subkey_values(CBS_PACKAGES, "Visibility", 1)

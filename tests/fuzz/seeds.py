@@ -335,6 +335,12 @@ def hive_seeds(work: Path, realdata: Path | None) -> list[Seed]:
         found = volume.read_file(f"{CONFIG}\\{name}", 1 << 30)
         assert found is not None
         groups.append((f"fixture-{name}", {name: found[0]}))
+    pending = _raw_disk(SAMPLES / "pending-updates.vhd.xz", work)
+    offset, size = _ntfs_partitions("pending", pending, work)[-1]
+    software = NtfsVolume(_BytesStream(pending[offset:offset + size]), "fixture").read_file(f"{CONFIG}\\SOFTWARE",
+                                                                                            1 << 30)
+    assert software is not None
+    groups.append(("SOFTWARE-cbs-pending", {"SOFTWARE": software[0]}))  # CBS Packages with CurrentState values
     safeboot = _raw_disk(SAMPLES / "safeboot-gen1.vhd.xz", work)
     offset, size = _ntfs_partitions("safeboot", safeboot, work)[0]  # System Reserved
     reserved = NtfsVolume(_BytesStream(safeboot[offset:offset + size]), "fixture")

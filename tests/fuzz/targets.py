@@ -18,7 +18,7 @@ from tests.fuzz.seeds import SEED_SETS
 from vhdfix.budget import time_budget
 from vhdfix.diagnosis import load_catalog
 from vhdfix.errors import VhdfixError
-from vhdfix.evidence.locations import SOFTWARE_VALUES, SYSTEM_VALUES
+from vhdfix.evidence.locations import CBS_PACKAGES, MAX_CBS_PACKAGES, SOFTWARE_VALUES, SQL_INSTANCES, SYSTEM_VALUES
 from vhdfix.inspection import inspect
 from vhdfix.registry import open_hive
 from vhdfix.windows.bcd import BOOTMGR, DEFAULT_OBJECT, SAFEBOOT, bcd_element
@@ -41,6 +41,8 @@ def run_hive(path: Path) -> VhdfixError | None:
                 hive.value(key, name)
                 hive.key(key)
                 hive.subkeys(key)
+            hive.subkey_values(CBS_PACKAGES, "CurrentState", MAX_CBS_PACKAGES + 1)
+            hive.values(SQL_INSTANCES)
             loader = bcd_element(hive, BOOTMGR, DEFAULT_OBJECT)  # what inspect reads of a BCD store
             if isinstance(loader, str):
                 bcd_element(hive, loader, SAFEBOOT)
