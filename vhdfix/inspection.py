@@ -128,11 +128,11 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
                 if result.evidence is None:
                     raise
             if result.windows is not None:
-                system, software = load_hive(result.windows.ntfs, "SYSTEM"), load_hive(result.windows.ntfs,
-                                                                                          "SOFTWARE")
+                ntfs = result.windows.ntfs
+                system, software = load_hive(ntfs, "SYSTEM"), load_hive(ntfs, "SOFTWARE")
                 result.hives = [system, software]
                 bcd, bcd_warnings = find_bcd(result.disk, result.table)
-                result.evidence = collect_evidence(result.windows.ntfs, system, software, bcd)
+                result.evidence = collect_evidence(ntfs, system, software, bcd)
                 result.evidence.warnings.extend(bcd_warnings)
             result.diagnosis = diagnose(catalog, result.evidence)
             result.disk.check_unchanged()  # a blob that changed or failed while it was read is no result
