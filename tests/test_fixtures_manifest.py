@@ -85,3 +85,32 @@ def test_partition_facts_are_consistent(item: dict[str, Any]) -> None:
         assert item["partition_table"]["label"] == "gpt"
         assert [p["role"] for p in parts] == ["esp", "msr", "windows", "recovery"]
     assert item["scenario"] in MANIFEST["scenarios"]
+
+
+SAMPLE_FILES: list[dict[str, Any]] = MANIFEST["samples"]["files"]
+
+
+@pytest.mark.parametrize("item", SAMPLE_FILES, ids=[i["path"] for i in SAMPLE_FILES])
+def test_sample_matches_its_manifest_entry(item: dict[str, Any]) -> None:
+    path = FIXTURES / item["path"]
+    assert path.is_file(), f"{item['path']} is missing; run python fixtures/build_fixtures.py --samples"
+    with path.open("rb") as handle:
+        assert _sha256(handle) == (item["sha256"], item["size"])
+    with _open(path, item["compression"]) as handle:
+        assert _sha256(handle) == (item["image_sha256"], item["image_size"])
+
+
+def test_samples_each_have_one_disk_and_consistent_partitions() -> None:
+    scenarios = MANIFEST["samples"]["scenarios"]
+    assert sorted(i["scenario"] for i in SAMPLE_FILES) == sorted(scenarios)
+    for item in SAMPLE_FILES:
+        assert item["format"] == "vhd-dynamic" and item["layout"] == scenarios[item["scenario"]]["layout"]
+        parts = item["partitions"]
+        for part in parts:
+            assert part["offset"] % (1024 * 1024) == 0 and part["offset"] + part["size"] <= item["virtual_size"]
+        if item["layout"] == "linux":
+            assert item["windows_partition"] is None and [p["filesystem"] for p in parts] == ["ext4"]
+        else:
+            assert parts[item["windows_partition"] - 1]["role"] == "windows"
+        if item["layout"] == "gpt-fat32":
+            assert parts[0]["role"] == "esp" and parts[0]["filesystem"] == "fat32"

@@ -16,8 +16,8 @@ import pytest
 from tests.conftest import FIXTURES
 from vhdfix.budget import check_time_budget, time_budget
 from vhdfix.errors import CorruptVolume, TimeBudgetExceeded, foreign_errors
-from vhdfix.evidence.collect import _Reader
 from vhdfix.evidence.model import EvidenceSet
+from vhdfix.evidence.reader import VolumeReader
 from vhdfix.inspection import inspect
 from vhdfix.windows.hives import load_hive
 
@@ -128,7 +128,7 @@ class _OutOfTime:
 def test_hive_and_evidence_readers_do_not_turn_the_budget_into_a_warning() -> None:
     with pytest.raises(TimeBudgetExceeded):
         load_hive(_OutOfTime(), "SYSTEM")  # type: ignore[arg-type]
-    reader = _Reader(_OutOfTime(), EvidenceSet())  # type: ignore[arg-type]
+    reader = VolumeReader(_OutOfTime(), EvidenceSet())  # type: ignore[arg-type]
     for call in (lambda: reader.read("x", 1), lambda: reader.stat("x"), lambda: reader.list_dir("x")):
         with pytest.raises(TimeBudgetExceeded):
             call()

@@ -13,12 +13,22 @@ from dataclasses import dataclass, field
 from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
 from vhdfix.diagnosis import Article, Diagnosis, diagnose, load_catalog
 from vhdfix.disk import Container, open_disk
-from vhdfix.errors import InputUnreadable, InternalError, NotADiskImage, TimeBudgetExceeded, VhdfixError, foreign_errors
+from vhdfix.errors import (
+    InputUnreadable,
+    InternalError,
+    NotADiskImage,
+    NoWindowsVolume,
+    TimeBudgetExceeded,
+    VhdfixError,
+    foreign_errors,
+)
 from vhdfix.evidence import EvidenceSet, collect_evidence
+from vhdfix.evidence.linux import linux_evidence
 from vhdfix.fallback import FallbackTarget, open_fallback
 from vhdfix.partitions import PartitionTable, read_partition_table
 from vhdfix.remote import display_name
 from vhdfix.windows import VolumeSurvey, WindowsVolume, find_windows_volume
+from vhdfix.windows.bcd import BcdReading, find_bcd
 from vhdfix.windows.files import WindowsFiles
 from vhdfix.windows.hives import HiveReading, load_hive
 
@@ -108,10 +118,12 @@ class Inspection:
         return result
 
 
-def _read_windows(result: Inspection, files: WindowsFiles, catalog: list[Article], screen_text: str | None) -> None:
+def _read_windows(result: Inspection, files: WindowsFiles, catalog: list[Article], screen_text: str | None,
+                  bcd: BcdReading | None = None, bcd_warnings: Sequence[str] = ()) -> None:
     system, software = load_hive(files, "SYSTEM"), load_hive(files, "SOFTWARE")
     result.hives = [system, software]
-    result.evidence = collect_evidence(files, system, software)
+    result.evidence = collect_evidence(files, system, software, bcd)
+    result.evidence.warnings.extend(bcd_warnings)
     result.diagnosis = diagnose(catalog, result.evidence, screen_text)
 
 
@@ -159,8 +171,16 @@ def inspect(path: str | os.PathLike[str], parents: Sequence[str | os.PathLike[st
                 _read_windows(result, result.fallback.files, catalog, screen_text)
                 return result
             result.table = read_partition_table(result.disk)
-            result.windows, result.surveys = find_windows_volume(result.disk, result.table)
-            _read_windows(result, result.windows.ntfs, catalog, screen_text)
+            try:
+                result.windows, result.surveys = find_windows_volume(result.disk, result.table)
+            except NoWindowsVolume:
+                result.evidence = linux_evidence(result.disk, result.table)  # the GRUB articles' disks
+                if result.evidence is None:
+                    raise
+                result.diagnosis = diagnose(catalog, result.evidence, screen_text)
+            else:
+                bcd, bcd_warnings = find_bcd(result.disk, result.table)
+                _read_windows(result, result.windows.ntfs, catalog, screen_text, bcd, bcd_warnings)
             result.disk.check_unchanged()  # a blob that changed or failed while it was read is no result
     except VhdfixError as exc:
         result.error = exc

@@ -15,12 +15,14 @@ from pathlib import Path
 from uuid import UUID
 
 from tests.fuzz.layouts.archives import tar_units, zip_units
+from tests.fuzz.layouts.evtx import evtx_units
+from tests.fuzz.layouts.fat import fat_units
 from tests.fuzz.layouts.ntfs import _stream_extents, ntfs_units
 from tests.fuzz.layouts.partitions import gpt_units, mbr_units
 from tests.fuzz.layouts.regf import log_units, primary_units
 from tests.fuzz.layouts.vhd import vhd_units
 from tests.fuzz.layouts.vhdx import vhdx_units
-from tests.fuzz.model import Extent, Seed, Unit, int_fields
+from tests.fuzz.model import Extent, Field, Seed, Unit, int_fields
 from tests.support.vhd_builder import VhdSpec, write_vhd
 from tests.support.vhdx_builder import (
     PARTIALLY_PRESENT,
@@ -40,6 +42,8 @@ from vhdfix.partitions import read_partition_table
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
 MATRIX = FIXTURES / "matrix"
+SAMPLES = FIXTURES / "samples"
+SETUP_EVTX = "Windows\\System32\\winevt\\Logs\\Setup.evtx"
 CONFIG = "Windows\\System32\\config"
 QCOW2_FIELDS = ((4, 4, "version"), (8, 8, "backing_file_offset"), (16, 4, "backing_file_size"),
                 (20, 4, "cluster_bits"), (24, 8, "size"), (32, 4, "crypt_method"), (36, 4, "l1_size"),
@@ -223,6 +227,43 @@ def partition_seeds(work: Path, realdata: Path | None) -> list[Seed]:
     return seeds
 
 
+def linux_seeds(work: Path, realdata: Path | None) -> list[Seed]:
+    """A disk with no Windows volume: the ext4 superblock decides between linux.root and no-windows-volume."""
+    data = _raw_disk(SAMPLES / "linux-ext4.vhd.xz", work)
+    superblock = Unit("ext4.superblock", "disk.img", ((0, 1024 * 1024 + 1024, 1024),),
+                      (Field(56, 2, "s_magic", hints=(0xEF53, 0)),), weight=2)
+    return [Seed("linux/ext4", {"disk.img": data}, "disk.img", [*mbr_units("disk.img", data), superblock])]
+
+
+def fat_seeds(work: Path, realdata: Path | None) -> list[Seed]:
+    """ESPs holding the BCD: FAT32 (the Gen2 safe-boot sample) and FAT12 (a Gen2 matrix disk)."""
+    seeds = []
+    for source in (SAMPLES / "safeboot-gen2.vhd.xz", MATRIX / "healthy-gpt-vhd-fixed.vhd.xz"):
+        data = _raw_disk(source, work)
+        units = fat_units("disk.img", data, 1024 * 1024, _esp_size(data), "EFI\\Microsoft\\Boot\\BCD")
+        seeds.append(Seed(f"fat/{source.name.split('.')[0]}", {"disk.img": data}, "disk.img", units))
+    return seeds
+
+
+def _esp_size(data: bytes) -> int:
+    """The first GPT entry's size (the ESP, at 1 MiB on every fixture)."""
+    first, last = struct.unpack_from("<QQ", data, 1024 + 32)
+    return (last - first + 1) * 512
+
+
+def evtx_seeds(work: Path, realdata: Path | None) -> list[Seed]:
+    """The Setup.evtx files of two samples, read off their Windows volumes."""
+    seeds = []
+    for sample in ("working-on-features", "healthy-serviced"):
+        data = _raw_disk(SAMPLES / f"{sample}.vhd.xz", work)
+        offset, size = _ntfs_partitions(sample, data, work)[-1]
+        found = NtfsVolume(_BytesStream(data[offset:offset + size]), sample).read_file(SETUP_EVTX, 1 << 24)
+        assert found is not None
+        seeds.append(Seed(f"evtx/{sample}", {"Setup.evtx": found[0]}, "Setup.evtx",
+                          evtx_units("Setup.evtx", found[0])))
+    return seeds
+
+
 def ntfs_seeds(work: Path, realdata: Path | None) -> list[Seed]:
     seeds = []
     for source in ("provisioning-agent.vhd", "provisioning-agent-dirty-hive-gpt-vhd-fixed.vhd.xz"):
@@ -295,6 +336,18 @@ def hive_seeds(work: Path, realdata: Path | None) -> list[Seed]:
         found = volume.read_file(f"{CONFIG}\\{name}", 1 << 30)
         assert found is not None
         groups.append((f"fixture-{name}", {name: found[0]}))
+    pending = _raw_disk(SAMPLES / "pending-updates.vhd.xz", work)
+    offset, size = _ntfs_partitions("pending", pending, work)[-1]
+    software = NtfsVolume(_BytesStream(pending[offset:offset + size]), "fixture").read_file(f"{CONFIG}\\SOFTWARE",
+                                                                                            1 << 30)
+    assert software is not None
+    groups.append(("SOFTWARE-cbs-pending", {"SOFTWARE": software[0]}))  # CBS Packages with CurrentState values
+    safeboot = _raw_disk(SAMPLES / "safeboot-gen1.vhd.xz", work)
+    offset, size = _ntfs_partitions("safeboot", safeboot, work)[0]  # System Reserved
+    reserved = NtfsVolume(_BytesStream(safeboot[offset:offset + size]), "fixture")
+    bcd, bcd_log = reserved.read_file("Boot\\BCD", 1 << 24), reserved.read_file("Boot\\BCD.LOG1", 1 << 24)
+    assert bcd is not None and bcd_log is not None
+    groups.append(("BCD-safeboot", {"BCD": bcd[0], "BCD.LOG1": bcd_log[0]}))  # dirty: the element is in the log
     if realdata is not None:
         regipy = realdata / "mkorman90+regipy/regipy_tests/data"
         groups.append(("SYSTEM_B", {"SYSTEM": _unpacked(regipy / "SYSTEM_B.xz"),
@@ -342,6 +395,9 @@ SEED_SETS: dict[str, Callable[[Path, Path | None], list[Seed]]] = {
     "dissect-formats": dissect_format_seeds,
     "partitions": partition_seeds,
     "ntfs": ntfs_seeds,
+    "fat": fat_seeds,
+    "linux": linux_seeds,
+    "evtx": evtx_seeds,
     "registry": registry_seeds,
     "hive": hive_seeds,
     "archives": archive_seeds,

@@ -18,9 +18,11 @@ from tests.fuzz.seeds import SEED_SETS
 from vhdfix.budget import time_budget
 from vhdfix.diagnosis import load_catalog
 from vhdfix.errors import VhdfixError
-from vhdfix.evidence.locations import SOFTWARE_VALUES, SYSTEM_VALUES
+from vhdfix.evidence.locations import CBS_PACKAGES, MAX_CBS_PACKAGES, SOFTWARE_VALUES, SQL_INSTANCES, SYSTEM_VALUES
 from vhdfix.inspection import inspect
 from vhdfix.registry import open_hive
+from vhdfix.windows.bcd import BOOTMGR, DEFAULT_OBJECT, SAFEBOOT, bcd_element
+from vhdfix.windows.event_log import read_events
 
 CATALOG = load_catalog()
 
@@ -39,7 +41,22 @@ def run_hive(path: Path) -> VhdfixError | None:
                 hive.value(key, name)
                 hive.key(key)
                 hive.subkeys(key)
+            hive.subkey_values(CBS_PACKAGES, "CurrentState", MAX_CBS_PACKAGES + 1)
+            hive.values(SQL_INSTANCES)
+            loader = bcd_element(hive, BOOTMGR, DEFAULT_OBJECT)  # what inspect reads of a BCD store
+            if isinstance(loader, str):
+                bcd_element(hive, loader, SAFEBOOT)
             _ = hive.warnings, hive.state, hive.current_control_set
+    except VhdfixError as exc:
+        return exc
+    return None
+
+
+def run_evtx(path: Path) -> VhdfixError | None:
+    """What ``inspect`` does with Setup.evtx: every record of its well-formed chunks."""
+    try:
+        with time_budget(FUZZ_TIME_BUDGET, f"event log {path.name}"):
+            read_events(path.read_bytes(), path.name)
     except VhdfixError as exc:
         return exc
     return None
@@ -58,8 +75,11 @@ TARGETS = {
     "vhdx": Target("vhdx", SEED_SETS["vhdx"], run_inspect, 0.14),
     "dissect-formats": Target("dissect-formats", SEED_SETS["dissect-formats"], run_inspect, 0.04),
     "partitions": Target("partitions", SEED_SETS["partitions"], run_inspect, 0.12),
-    "ntfs": Target("ntfs", SEED_SETS["ntfs"], run_inspect, 0.2),
-    "registry": Target("registry", SEED_SETS["registry"], run_inspect, 0.14),
-    "hive": Target("hive", SEED_SETS["hive"], run_hive, 0.22),
+    "ntfs": Target("ntfs", SEED_SETS["ntfs"], run_inspect, 0.14),
+    "registry": Target("registry", SEED_SETS["registry"], run_inspect, 0.1),
+    "hive": Target("hive", SEED_SETS["hive"], run_hive, 0.14),
     "archives": Target("archives", SEED_SETS["archives"], run_inspect, 0.04),
+    "fat": Target("fat", SEED_SETS["fat"], run_inspect, 0.06),
+    "linux": Target("linux", SEED_SETS["linux"], run_inspect, 0.02),
+    "evtx": Target("evtx", SEED_SETS["evtx"], run_evtx, 0.06),
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from vhdfix.errors import InputError
 from vhdfix.evidence.locations import (
@@ -23,8 +22,19 @@ from vhdfix.evidence.locations import (
     WASETUP_LOG,
 )
 from vhdfix.evidence.model import EvidenceSet, FileEvidence, LogEvidence, RegistryEvidence
-from vhdfix.evidence.text import text_lines
-from vhdfix.windows.files import FileStat, WindowsFiles
+from vhdfix.evidence.reader import VolumeReader
+from vhdfix.evidence.signals import (
+    boot_configuration,
+    markers,
+    os_build,
+    registry_keys,
+    servicing,
+    sql_server,
+    volume_space,
+)
+from vhdfix.ntfs import NtfsVolume
+from vhdfix.windows.bcd import BcdReading
+from vhdfix.windows.files import WindowsFiles
 from vhdfix.windows.hives import HiveReading
 
 # A Panther log line is "<date> <time>, <Level> [<component>] text"; error lines have level Error or Fatal,
@@ -38,46 +48,6 @@ STATE_INI_LINE = re.compile(r'^[ \t]*ImageState[ \t]*=[ \t]*"?([A-Z_ ]+?)"?[ \t]
 UNATTEND_SWITCH = re.compile(r"/unattend:", re.IGNORECASE)
 OOBE_PENDING_STATES = ("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE", "IMAGE_STATE_SPECIALIZE_RESEAL_TO_OOBE",
                        "IMAGE_STATE_UNDEPLOYABLE")
-
-
-class _Reader:
-    """File reads that turn a damaged file into a warning rather than a failed inspection."""
-
-    def __init__(self, files: WindowsFiles, evidence: EvidenceSet) -> None:
-        self.files = files
-        self.evidence = evidence
-
-    def read(self, path: str, limit: int, tail: bool = False) -> tuple[bytes, bool] | None:
-        try:
-            found = self.files.read_file(path, limit, tail)
-        except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
-            return None
-        if found is not None and found[1]:
-            where = "last" if tail else "first"
-            self.evidence.warnings.append(f"{path}: larger than {limit} bytes; only its {where} {limit} bytes read")
-        return found
-
-    def stat(self, path: str) -> FileStat | None:
-        try:
-            return self.files.stat(path)
-        except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
-            return None
-
-    def list_dir(self, path: str) -> Sequence[FileStat]:
-        try:
-            return self.files.list_dir(path)
-        except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be listed: [{exc.code}] {exc.message}")
-            return []
-
-    def lines(self, path: str, limit: int, tail: bool = False) -> tuple[list[str], bool] | None:
-        found = self.read(path, limit, tail)
-        if found is None:
-            return None
-        data, cut = found
-        return text_lines(data, cut_at_start=cut and tail), cut
 
 
 def _registry(evidence: EvidenceSet, reading: HiveReading,
@@ -95,10 +65,13 @@ def _registry(evidence: EvidenceSet, reading: HiveReading,
         if found is None:
             continue
         evidence.set(fact, found.value)
-        evidence.add(RegistryEvidence(fact, reading.name, key, name, found.value, found.type))
+        shown = key
+        if key.lower().startswith("currentcontrolset\\") and hive.current_control_set:
+            shown = hive.current_control_set + key[len("CurrentControlSet"):]  # the set Select\Current names
+        evidence.add(RegistryEvidence(fact, reading.name, shown, name, found.value, found.type))
 
 
-def _provisioning_agent(reader: _Reader, evidence: EvidenceSet) -> None:
+def _provisioning_agent(reader: VolumeReader, evidence: EvidenceSet) -> None:
     present = 0
     for pa_file in PROVISIONING_AGENT_FILES:
         info = reader.stat(pa_file.path)
@@ -133,7 +106,7 @@ def _provisioning_agent(reader: _Reader, evidence: EvidenceSet) -> None:
                                  log[1] if log else False))
 
 
-def _answer_files(reader: _Reader, evidence: EvidenceSet) -> None:
+def _answer_files(reader: VolumeReader, evidence: EvidenceSet) -> None:
     found: list[str] = []
     custom: list[str] = []
     registry_file = evidence.get("setup.UnattendFile")
@@ -160,7 +133,7 @@ def _answer_files(reader: _Reader, evidence: EvidenceSet) -> None:
     evidence.set("answer_files.custom", custom)
 
 
-def _image_state(reader: _Reader, evidence: EvidenceSet) -> None:
+def _image_state(reader: VolumeReader, evidence: EvidenceSet) -> None:
     found = reader.lines(STATE_INI, MAX_SCRIPT_BYTES)
     ini_state = None
     if found is not None:
@@ -180,7 +153,7 @@ def _image_state(reader: _Reader, evidence: EvidenceSet) -> None:
     evidence.set("image_state.oobe_pending", evidence.get("image_state") in OOBE_PENDING_STATES)
 
 
-def _setup_logs(reader: _Reader, evidence: EvidenceSet) -> None:
+def _setup_logs(reader: VolumeReader, evidence: EvidenceSet) -> None:
     matched: set[str] = set()
     patterns = {name: re.compile(rx, re.IGNORECASE) for name, rx in DECISIVE_PATTERNS.items()}
     for log in SETUP_LOGS:
@@ -199,7 +172,7 @@ def _setup_logs(reader: _Reader, evidence: EvidenceSet) -> None:
     evidence.set("logs.patterns", sorted(matched))
 
 
-def _sysprep_tag(reader: _Reader, evidence: EvidenceSet) -> None:
+def _sysprep_tag(reader: VolumeReader, evidence: EvidenceSet) -> None:
     info = reader.stat(SYSPREP_SUCCEEDED_TAG)
     evidence.set("sysprep.succeeded_tag", info is not None)
     if info is not None:
@@ -216,18 +189,28 @@ def _derived(evidence: EvidenceSet) -> None:
     evidence.set("setup.cmdline_windeploy", isinstance(cmdline, str) and "windeploy" in cmdline.lower())
 
 
-def collect_evidence(files: WindowsFiles, system: HiveReading, software: HiveReading) -> EvidenceSet:
+def collect_evidence(files: WindowsFiles, system: HiveReading, software: HiveReading,
+                     bcd: BcdReading | None = None) -> EvidenceSet:
+    """Every fact of the Windows files; ``bcd`` is the boot store found elsewhere on the disk (find_bcd). Free
+    space is counted only on vhdfix's own NTFS reader (a dissect.target fallback has no cluster bitmap)."""
     evidence = EvidenceSet()
     evidence.warnings.extend(system.warnings + software.warnings)
     evidence.set("hives.system", system.hive.state if system.hive else "unreadable")
     evidence.set("hives.software", software.hive.state if software.hive else "unreadable")
     _registry(evidence, system, SYSTEM_VALUES)
     _registry(evidence, software, SOFTWARE_VALUES)
-    reader = _Reader(files, evidence)
+    reader = VolumeReader(files, evidence)
     _image_state(reader, evidence)
     _provisioning_agent(reader, evidence)
     _answer_files(reader, evidence)
     _sysprep_tag(reader, evidence)
     _setup_logs(reader, evidence)
     _derived(evidence)
+    os_build(evidence)
+    markers(reader, evidence)
+    registry_keys(evidence, {"SYSTEM": system, "SOFTWARE": software})
+    servicing(reader, evidence, software)
+    sql_server(evidence, software)
+    volume_space(evidence, files if isinstance(files, NtfsVolume) else None)
+    boot_configuration(evidence, bcd)
     return evidence

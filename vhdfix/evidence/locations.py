@@ -19,6 +19,12 @@ SYSTEM_VALUES = (
     ("sysprep.GeneralizationState", "Setup\\Status\\SysprepStatus", "GeneralizationState"),
     ("sysprep.CleanupState", "Setup\\Status\\SysprepStatus", "CleanupState"),
     ("system.ComputerName", "CurrentControlSet\\Control\\ComputerName\\ComputerName", "ComputerName"),
+    # A domain controller: what repair-script-library's win-toggle-safe-mode checks (azure-articles.md §9.1) [MS]
+    ("dc.ntds_database", "CurrentControlSet\\Services\\NTDS\\Parameters", "DSA Database file"),
+    # The memory-dump settings the "collect a dump" articles set (azure-articles.md §10.3) [MS]
+    ("dump.crash_dump_enabled", "CurrentControlSet\\Control\\CrashControl", "CrashDumpEnabled"),
+    ("dump.nmi_crash_dump", "CurrentControlSet\\Control\\CrashControl", "NMICrashDump"),
+    ("dump.dump_file", "CurrentControlSet\\Control\\CrashControl", "DumpFile"),
 )
 
 SOFTWARE_VALUES = (
@@ -27,7 +33,46 @@ SOFTWARE_VALUES = (
     ("os.EditionID", "Microsoft\\Windows NT\\CurrentVersion", "EditionID"),
     ("os.CurrentBuild", "Microsoft\\Windows NT\\CurrentVersion", "CurrentBuild"),
     ("os.DisplayVersion", "Microsoft\\Windows NT\\CurrentVersion", "DisplayVersion"),
+    ("os.build", "Microsoft\\Windows NT\\CurrentVersion", "CurrentBuildNumber"),  # REG_SZ; made an int
+    ("os.product_name", "Microsoft\\Windows NT\\CurrentVersion", "ProductName"),
+    ("os.installation_type", "Microsoft\\Windows NT\\CurrentVersion", "InstallationType"),
+    # The policy the CleanupProfiles articles delete (azure-articles.md §8) [MS]
+    ("policy.cleanup_profiles", "Policies\\Microsoft\\Windows\\System", "CleanupProfiles"),
 )
+
+# Key-existence facts: (fact, hive, key)
+KEYS = (
+    ("servicing.reboot_pending", "SOFTWARE",
+     "Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\RebootPending"),
+    ("upgrade.setupdiag_results", "SYSTEM", "Setup\\SetupDiag\\Results"),  # azure-articles.md §8 INPLACE_UPGRADE
+)
+
+# Files and directories whose existence is the fact: (fact, path, is a directory, note)
+MARKERS = (
+    ("servicing.pending_xml", "Windows\\WinSxS\\pending.xml", False, "servicing operations waiting for a restart"),
+    ("upgrade.windows_bt", "$WINDOWS.~BT", True, "in-place upgrade working directory"),
+    ("dump.memory_dmp", "Windows\\MEMORY.DMP", False, "a kernel memory dump"),
+)
+
+CBS_PACKAGES = "Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages"
+# CurrentState of a CBS package, as stored in the registry. Source: Microsoft, "Tip of the Day: CBS Servicing
+# States Chart - Refresher" (TechNet blog, 2015-10-12; learn.microsoft.com/archive/blogs/tip_of_the_day) [MS].
+# The pending and in-progress states; Absent 0x0, Resolved 0x20, Staged 0x40, Superseded 0x50, Partially
+# Installed 0x65, Installed 0x70 and Permanent 0x80 are settled states.
+CBS_PENDING_STATES = {0x05: "Uninstall Pending", 0x10: "Resolving", 0x30: "Staging", 0x60: "Install Pending"}
+MAX_CBS_PACKAGES = 20_000  # a long-serviced server has a few thousand
+
+SQL_INSTANCES = "Microsoft\\Microsoft SQL Server\\Instance Names\\SQL"  # value name = instance name
+
+SETUP_EVTX = "Windows\\System32\\winevt\\Logs\\Setup.evtx"
+SERVICING_PROVIDER = "Microsoft-Windows-Servicing"
+# Event 7: "Initiating changes to turn on update %1 of package %2. Client id: %4." (the provider's manifest);
+# azure-vm-cannot-rdp-working-features.md looks for it to find the feature being installed [MS].
+FEATURE_EVENT_ID = 7
+# 9: "Selectable update %1 of package %2 was successfully turned on"; 11: "Update %1 of package %2 failed to be
+# turned on" (same manifest): the change event 7 started is over.
+FEATURE_COMPLETED_IDS = (9, 11)
+MAX_FEATURE_EVENTS = 20
 
 
 @dataclass(frozen=True)

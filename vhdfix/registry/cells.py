@@ -269,8 +269,11 @@ class Cells:
             raise self.corrupt(f"{what}: the list at {offset:#x} claims {count} elements, more than its cell holds")
         return [_U32.unpack_from(body, _LIST_HEADER + index * stride)[0] for index in range(count)]
 
-    def key_values(self, list_offset: int, count: int, key: str) -> list[KeyValueCell]:
-        """regf spec, 'Key values list' and 'Key value': the values of a key, in list order; ``key`` names it."""
+    def key_values(self, list_offset: int, count: int, key: str, named: str | None = None) -> list[KeyValueCell]:
+        """regf spec, 'Key values list' and 'Key value': the values of a key, in list order; ``key`` names it.
+        With ``named``, only the first value of that name (any case), as Windows looks a value up: the list is
+        read up to it, and the names of other lengths are not decoded (a scan of thousands of keys for one
+        value each)."""
         if count == 0:
             return []
         what = f"{key}: values list"
@@ -278,19 +281,28 @@ class Cells:
         if count * 4 > len(offsets):
             raise self.corrupt(f"{what} at {list_offset:#x} is too small for {count} values")
         values = []
+        wanted = None if named is None else fold_name(named)
+        # the stored length of ``named``: one byte per character in a Latin-1 name, two per UTF-16 unit otherwise
+        lengths = (0, 0) if named is None else (len(named), len(named.encode("utf-16-le", "surrogatepass")))
         for (offset,) in struct.iter_unpack("<I", offsets[:count * 4]):
             data, name_length = self._named_record(offset, f"{key}: value", KEY_VALUE_SIGNATURE,
                                                    KEY_VALUE_FIXED_SIZE, _VALUE_NAME_LENGTH_AT, "key value")
             # Field by field rather than through KEY_VALUE.parse: a lookup reads every value of a key.
             (flags,) = _U16.unpack_from(data, _VALUE_FLAGS_AT)
-            values.append(KeyValueCell(
+            if wanted is not None and name_length != lengths[0 if flags & VALUE_COMP_NAME else 1]:
+                continue  # a name of another length cannot match
+            value = KeyValueCell(
                 offset=offset,
                 name=decode_name(bytes(data[KEY_VALUE_FIXED_SIZE:KEY_VALUE_FIXED_SIZE + name_length]),
                                  bool(flags & VALUE_COMP_NAME)),
                 data_type=_U32.unpack_from(data, _VALUE_DATA_TYPE_AT)[0],
                 data_size=_U32.unpack_from(data, _VALUE_DATA_SIZE_AT)[0],
                 data_offset=_U32.unpack_from(data, _VALUE_DATA_OFFSET_AT)[0],
-            ))
+            )
+            if wanted is None:
+                values.append(value)
+            elif fold_name(value.name) == wanted:
+                return [value]
         return values
 
     def value_data(self, value: KeyValueCell, key: str) -> bytes:

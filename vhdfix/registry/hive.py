@@ -185,6 +185,21 @@ class Hive:
         cell = value_named(self._value_cells(*found), name)
         return None if cell is None else self._read(cell, found[1])
 
+    def subkey_values(self, path: str, name: str, limit: int) -> list[tuple[str, RegistryValue | None]] | None:
+        """The value ``name`` of each of the first ``limit`` subkeys of ``path``, in list order (None: no such
+        key). One pass over the subkey list: a key with thousands of subkeys (CBS Packages) costs no path
+        resolution per subkey."""
+        found = self._paths.find_key(path)
+        if found is None:
+            return None
+        offset, stored = found
+        result: list[tuple[str, RegistryValue | None]] = []
+        for entry in self._paths.subkey_index(offset, stored)[0][:limit]:
+            key_path = f"{stored}\\{entry.name}"
+            cell = self._paths.find_value(entry.offset, name, f"key {key_path!r}")
+            result.append((entry.name, None if cell is None else self._read(cell, key_path)))
+        return result
+
     def _record(self, offset: int, key_path: str) -> NKRecord:
         """regipy's parse of the key node at ``offset``, checked against vhdfix's reading of the same cell."""
         record = self._records.get(offset)

@@ -90,7 +90,9 @@ class KeyPaths:
 
     def find_value(self, key_offset: int, name: str, what: str) -> KeyValueCell | None:
         """The value ``name`` ("" for the default value) of the key at ``key_offset``, any case."""
-        return value_named(self.values(key_offset, what), name)
+        node = self.cells.key_node(key_offset, what)
+        return value_named(self.cells.key_values(node.key_values_list_offset, node.number_of_key_values, what,
+                                                 named=name), name)
 
     def walk(self) -> Iterator[tuple[str, list[KeyValueCell]]]:
         """Every key (stored path) with its values, every cell read; raises HiveCorrupt on any bad cell."""
