@@ -15,16 +15,6 @@ import pytest
 from vhdfix.diagnosis import Article, load_catalog
 from vhdfix.inspection import Inspection
 
-# The facts of the issue-13 contract between the evidence and the diagnosis work (CONTRACT-13.md), by name.
-CONTRACT_FACTS = {
-    "os.build", "os.product_name", "os.installation_type", "policy.cleanup_profiles", "bcd.location",
-    "bcd.default_loader", "bcd.safeboot", "servicing.pending_xml", "servicing.reboot_pending",
-    "servicing.packages_pending", "servicing.pending", "servicing.feature_events", "volume.size_bytes",
-    "volume.free_bytes", "volume.free_percent", "sql.installed", "sql.instances", "upgrade.windows_bt",
-    "upgrade.setupdiag_results", "dc.ntds_database", "dump.memory_dmp", "dump.crash_dump_enabled",
-    "dump.nmi_crash_dump", "dump.dump_file", "linux.root",
-}
-
 
 def unknown_facts(catalog: list[Article], produced: set[str]) -> dict[str, set[str]]:
     """Article id -> the facts its rules (or remedy facts) name that are not in ``produced`` (none: left out)."""
@@ -47,7 +37,7 @@ def produced_facts(inspected_fixtures: dict[str, Inspection]) -> set[str]:
 
 
 def test_every_fact_the_articles_test_is_produced(produced_facts: set[str]) -> None:
-    assert unknown_facts(load_catalog(), produced_facts | CONTRACT_FACTS) == {}
+    assert unknown_facts(load_catalog(), produced_facts) == {}
 
 
 def test_every_inspection_reports_every_fact(inspected_fixtures: dict[str, Inspection],

@@ -28,7 +28,7 @@ HEALTHY: dict[str, Any] = {
     "bcd.safeboot": None,
     "servicing.pending_xml": False, "servicing.reboot_pending": False, "servicing.packages_pending": [],
     "servicing.pending": False,
-    "servicing.feature_events": ["Microsoft-Windows-Server-Features-Package016: Installed"],
+    "servicing.feature_events": [],  # only changes that never completed (vhdfix.evidence.signals)
     "volume.size_bytes": 136_364_163_072, "volume.free_bytes": 80_000_000_000, "volume.free_percent": 58.67,
     "sql.installed": False, "sql.instances": [], "upgrade.windows_bt": False, "upgrade.setupdiag_results": False,
     "dc.ntds_database": None, "dump.memory_dmp": False, "dump.crash_dump_enabled": 7, "dump.nmi_crash_dump": None,
@@ -44,6 +44,8 @@ UNDEPLOYABLE = [f"{P}WINDOWS_COULD_NOT_FINISH_CONFIGURING_THE_SYSTEM", f"{P}WIND
 GRUB = [f"{P}GRUB_PROMPT", f"{P}GRUB_RESCUE_PROMPT"]
 PENDING = {"servicing.pending_xml": True, "servicing.pending": True,
            "servicing.packages_pending": ["Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2227.1.7"]}
+INCOMPLETE_FEATURE_CHANGE = ("2024-03-01 09:47:00 turn on update NetFx3 of package Microsoft-Windows-NetFx3-OnDemand-"
+                             "Package: initiated, not completed (client DISM Package Manager Provider)")
 GENERALIZED_FIRST_BOOT = {"image_state": "IMAGE_STATE_UNDEPLOYABLE", "image_state.oobe_pending": True,
                           "setup.in_progress": True, "setup.cmdline_windeploy": True}
 LINUX = {fact: None for fact in HEALTHY} | {"linux.root": True}
@@ -58,6 +60,8 @@ FIRES: dict[str, tuple[dict[str, Any], list[str], str]] = {
     "safe-boot-network-gen2": ({"bcd.safeboot": 1, "bcd.location": "ESP:\\EFI\\Microsoft\\Boot\\BCD"},
                                [f"{P}LOADING_WINDOWS_FILES"], "high"),
     "packages-pending": (PENDING, UPDATES, "medium"),
+    "feature-change-never-completed": (PENDING | {"servicing.feature_events": [INCOMPLETE_FEATURE_CHANGE]},
+                                       [f"{P}WORKING_ON_FEATURES"], "high"),
     "reboot-pending-only": ({"servicing.reboot_pending": True, "servicing.pending": True}, UPDATES, "low"),
     "volume-full": ({"volume.free_bytes": 500_000_000, "volume.free_percent": 0.37},
                     [f"{P}WINDOWS_UPDATE_INSTALLATION_CAPACITY"], "high"),
@@ -173,9 +177,9 @@ def test_the_grub_articles_are_linux_articles() -> None:
 
 
 def test_working_on_features_shows_the_servicing_events_that_name_the_feature() -> None:
-    diagnosis = diagnosed(PENDING, "Working on features 45% complete")
-    assert diagnosis.best.article.id == f"{P}WORKING_ON_FEATURES" and diagnosis.best.confidence == "medium"
-    assert diagnosis.best.facts["servicing.feature_events"] == HEALTHY["servicing.feature_events"]
+    diagnosis = diagnosed(PENDING | {"servicing.feature_events": [INCOMPLETE_FEATURE_CHANGE]})
+    assert diagnosis.best.article.id == f"{P}WORKING_ON_FEATURES" and diagnosis.best.confidence == "high"
+    assert diagnosis.best.facts["servicing.feature_events"] == [INCOMPLETE_FEATURE_CHANGE]
 
 
 def test_the_undeployable_pair_has_no_unsupported_split() -> None:

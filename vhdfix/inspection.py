@@ -43,6 +43,7 @@ class Inspection:
     windows: WindowsVolume | None = None
     surveys: list[VolumeSurvey] = field(default_factory=list)
     hives: list[HiveReading] = field(default_factory=list)
+    bcd: BcdReading | None = None  # the boot store, found outside the Windows volume (System Reserved or ESP)
     evidence: EvidenceSet | None = None
     diagnosis: Diagnosis | None = None
     error: VhdfixError | None = None
@@ -121,7 +122,7 @@ class Inspection:
 def _read_windows(result: Inspection, files: WindowsFiles, catalog: list[Article], screen_text: str | None,
                   bcd: BcdReading | None = None, bcd_warnings: Sequence[str] = ()) -> None:
     system, software = load_hive(files, "SYSTEM"), load_hive(files, "SOFTWARE")
-    result.hives = [system, software]
+    result.hives, result.bcd = [system, software], bcd
     result.evidence = collect_evidence(files, system, software, bcd)
     result.evidence.warnings.extend(bcd_warnings)
     result.diagnosis = diagnose(catalog, result.evidence, screen_text)

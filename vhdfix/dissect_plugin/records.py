@@ -73,6 +73,8 @@ def file_reader(inspection: Inspection) -> tuple[str, bool]:
 def registry_reader(inspection: Inspection, hive_name: str) -> tuple[str, bool]:
     reading = next((reading for reading in inspection.hives if reading.name == hive_name), None)
     hive = reading.hive if reading is not None else None
+    if hive_name == "BCD" and inspection.bcd is not None:
+        hive = inspection.bcd.hive
     via = "" if inspection.fallback is None else f", hive files read through dissect.target " \
                                                   f"{inspection.fallback.loader} loader"
     if hive is None:

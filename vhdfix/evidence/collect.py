@@ -213,4 +213,5 @@ def collect_evidence(files: WindowsFiles, system: HiveReading, software: HiveRea
     sql_server(evidence, software)
     volume_space(evidence, files if isinstance(files, NtfsVolume) else None)
     boot_configuration(evidence, bcd)
+    evidence.set("linux.root", None)  # looked for only on a disk without a Windows volume (evidence.linux)
     return evidence
