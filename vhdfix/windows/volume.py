@@ -39,7 +39,7 @@ class WindowsVolume:
 
 
 def _survey(disk: Container, partition: Partition) -> tuple[VolumeSurvey, NtfsVolume | None]:
-    stream = ReadOnlyStream(disk.read, partition.size, base=partition.offset)
+    stream = ReadOnlyStream(disk.read, partition.size, base=partition.offset, prefetch=disk.prefetch)
     kind = volume_kind(disk.read(partition.offset, 512))
     if kind != "ntfs":
         return VolumeSurvey(partition, kind, False), None
