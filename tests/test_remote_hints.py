@@ -33,7 +33,7 @@ def hive_ranges(volume: WindowsVolume) -> list[tuple[int, int]]:
     record = volume.ntfs.record(SYSTEM_HIVE)
     assert record is not None
     runs = record.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA).dataruns()
-    return stream_ranges(runs, volume.ntfs.cluster_size, 0, record.size())
+    return stream_ranges(runs, volume.ntfs.cluster_size, [(0, record.size())])
 
 
 @pytest.mark.parametrize(("name", "blob_type"), DISKS)

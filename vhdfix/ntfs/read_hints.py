@@ -15,18 +15,27 @@ HINT_BYTES = 16 * 1024 * 1024  # at most this much of a stream is hinted: the bl
 Range = tuple[int, int]
 
 
-def stream_ranges(runs: Iterable[tuple[int | None, int]], cluster_size: int, start: int, length: int) -> list[Range]:
-    """The volume byte ranges holding the stream's bytes ``[start, start + length)``, at most :data:`HINT_BYTES`."""
-    length = min(length, HINT_BYTES)
-    end = start + length
+def stream_ranges(runs: Iterable[tuple[int | None, int]], cluster_size: int, spans: Iterable[Range]) -> list[Range]:
+    """The volume byte ranges holding the stream's bytes in ``spans`` (stream offsets, lengths), at most
+    :data:`HINT_BYTES` in all; one pass over the runs."""
+    pending = sorted(spans)
     found: list[Range] = []
-    position = 0  # byte offset in the stream of the current run
+    budget, index, position = HINT_BYTES, 0, 0
     for lcn, clusters in runs:
-        run_bytes = clusters * cluster_size
-        low, high = max(start, position), min(end, position + run_bytes)
-        if high > low and lcn is not None:
-            found.append((lcn * cluster_size + low - position, high - low))
-        position += run_bytes
-        if position >= end:
+        if index >= len(pending) or budget <= 0:
             break
+        run_start, run_end = position, position + clusters * cluster_size
+        position = run_end
+        while index < len(pending):
+            start, length = pending[index]
+            if start >= run_end:
+                break
+            low, high = max(start, run_start), min(start + length, run_end)
+            if high > low and lcn is not None and budget > 0:
+                take = min(high - low, budget)
+                found.append((lcn * cluster_size + low - run_start, take))
+                budget -= take
+            if start + length > run_end:
+                break  # the span goes on in the next run
+            index += 1
     return found

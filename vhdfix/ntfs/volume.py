@@ -11,7 +11,9 @@ sequence are skipped, and every library exception becomes a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 from dissect.ntfs.c_ntfs import ATTRIBUTE_FLAG_COMPRESSION_MASK, ATTRIBUTE_TYPE_CODE
 from dissect.ntfs.c_ntfs import c_ntfs as c_dissect_ntfs
@@ -26,6 +28,7 @@ from vhdfix.ntfs.ntfs_format import BITLOCKER_OEM_ID, FILE_RECORD_SEGMENT_IN_USE
 from vhdfix.ntfs.read_hints import stream_ranges
 
 MAX_LISTING = 100_000
+HINTED_RECORDS = 1024  # the records of a directory's first entries (by number) told ahead to the disk
 FILE_NAME_DOS = 0x02  # $FILE_NAME namespace: DOS-only 8.3 alias (write-path.md §3.5)
 ROOT_RECORD = 5
 
@@ -122,7 +125,16 @@ class NtfsVolume:
         Azure Storage fetches the runs side by side); a compressed stream is left to its reads."""
         header = attributes[0].header
         if not header.resident and not header.flags & ATTRIBUTE_FLAG_COMPRESSION_MASK:
-            self.stream.will_read(stream_ranges(attributes.dataruns(), self.cluster_size, start, length))
+            self.stream.will_read(stream_ranges(attributes.dataruns(), self.cluster_size, [(start, length)]))
+
+    def _will_read_records(self, numbers: Iterable[int]) -> None:
+        """Tell the disk where these MFT records lie in $MFT's runs before they are read one by one."""
+        runs = getattr(self.fs.mft.fh, "runlist", None)
+        if runs is None:
+            return
+        size = self.record_size
+        spans = [(number * size, size) for number in sorted(set(numbers))[:HINTED_RECORDS]]
+        self.stream.will_read(stream_ranges(runs, self.cluster_size, spans))
 
     def stat(self, path: str) -> FileInfo | None:
         rec = self.record(path)
@@ -162,9 +174,11 @@ class NtfsVolume:
         with foreign_errors(CorruptVolume, f"{self.label}: listing {path}"):
             if not rec.is_dir():
                 return []
-            for entry in self._index(rec, f"{self.label}: {path}").entries():
-                if len(entries) >= MAX_LISTING:
-                    raise CorruptVolume(f"{self.label}: {path} lists more than {MAX_LISTING} entries")
+            listed = list(islice(self._index(rec, f"{self.label}: {path}").entries(), MAX_LISTING + 1))
+            if len(listed) > MAX_LISTING:
+                raise CorruptVolume(f"{self.label}: {path} lists more than {MAX_LISTING} entries")
+            self._will_read_records(entry.record for entry in listed)
+            for entry in listed:
                 assert entry.key is not None
                 name = entry.key.name
                 if entry.key.namespace == FILE_NAME_DOS or name in seen:
