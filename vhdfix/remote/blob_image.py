@@ -10,9 +10,9 @@ so every container reader works on it unchanged:
   by side (:mod:`vhdfix.remote.parallel_fetch`, :data:`WORKERS` at once).
 * :meth:`prefetch` is told what the readers will read soon (the runs of a file
   the NTFS layer is about to read, through the container's map): its missing
-  blocks are fetched side by side, in requests of at most :data:`FETCH_BLOCKS`
-  blocks, at most :data:`PREFETCH_BLOCKS` per hint, so that a hint never evicts
-  its own blocks.
+  blocks, each range with the read-ahead a read of it would have, are fetched
+  side by side, in requests of at most :data:`FETCH_BLOCKS` blocks, at most
+  :data:`PREFETCH_BLOCKS` per hint, so that a hint never evicts its own blocks.
 * A page blob's page ranges (:mod:`vhdfix.remote.page_map`) are its allocation
   map: a block without pages is zeros, without a request, a request is trimmed to
   the pages it covers, and :meth:`data_extents` gives the page ranges.
@@ -178,13 +178,15 @@ class BlobImage:
         if self._failure is not None:
             raise self._failure
         wanted: set[int] = set()
+        last_block = (self.size - 1) // BLOCK_SIZE
         for offset, length in ranges:
             end = min(offset + length, self.size)
             if offset < 0 or end <= offset:
                 continue
-            for index in range(offset // BLOCK_SIZE, (end - 1) // BLOCK_SIZE + 1):
-                if len(wanted) >= PREFETCH_BLOCKS:
-                    break
+            last = (end - 1) // BLOCK_SIZE
+            for index in range(offset // BLOCK_SIZE, min(last + READ_AHEAD, last_block) + 1):
+                if len(wanted) >= PREFETCH_BLOCKS or (index > last and index in self._cache):
+                    break  # read-ahead, as a read's, stops at a cached block
                 if index not in self._cache:
                     wanted.add(index)
         runs: list[tuple[int, int]] = []
