@@ -50,7 +50,7 @@ from vhdfix.inspection import inspect
 result = inspect(sys.argv[1])
 image = result.disk.image
 print(json.dumps({"article": result.to_json()["article"], "downloaded": image.bytes_downloaded,
-                  "requests": image.requests, "bytes_read": image.bytes_read}))
+                  "requests": image.requests, "rounds": image.rounds, "bytes_read": image.bytes_read}))
 """
 REPAIR = """
 import json, resource, sys, time
@@ -143,7 +143,8 @@ def main() -> None:
             server.stop()
     article = json.loads(remote[1])["article"]
     print(f"inspect by URL     {remote[0]:6.3f} s wall (best of {RUNS}), {cost['downloaded'] / 2**20:.2f} MiB "
-          f"downloaded in {cost['requests']} requests ({cost['bytes_read'] / 2**20:.2f} MiB read by the readers), "
+          f"downloaded in {cost['requests']} requests, {cost['rounds']} rounds one after another "
+          f"({cost['bytes_read'] / 2**20:.2f} MiB read by the readers), "
           f"article {article}")
     print(f"inspect local file {local[0]:6.3f} s wall (best of {RUNS}), article {json.loads(local[1])['article']}")
     print(f"   target: <= {MAX_DOWNLOAD >> 20} MiB downloaded")

@@ -64,9 +64,9 @@ def listed(image: BlobImage) -> int:
 
 def test_a_hint_fetches_its_scattered_runs_once_each_and_reads_then_cost_nothing(blob: str) -> None:
     with open_blob(BlobUrl.parse(blob)) as image:
-        before = listed(image)
+        before, rounds = listed(image), image.rounds
         image.prefetch(SCATTERED)
-        assert image.requests == before + 3  # one ranged GET per run, side by side
+        assert (image.requests, image.rounds) == (before + 3, rounds + 1)  # one ranged GET per run, side by side
         # whole blocks, and a read's READ_AHEAD blocks after each range, trimmed to the pages they hold:
         # 8 MiB: blocks 0-1 of 4 hold pages, 20 MiB: 3 + 3 blocks, 100: blocks 0-1 of 4
         assert image.bytes_downloaded == (2 + 6 + 2) * BLOCK_SIZE
@@ -98,9 +98,10 @@ def test_a_read_fetches_its_missing_runs_side_by_side(blob: str) -> None:
         before = listed(image)
         image.read_at(20 * MiB + 4 * BLOCK_SIZE, 1)  # caches blocks 4..7 of the data (a miss reads 3 blocks ahead)
         assert image.requests == before + 1
+        rounds = image.rounds
         assert image.read_at(20 * MiB, 12 * BLOCK_SIZE) == expected(20 * MiB, 12 * BLOCK_SIZE)
         # blocks 0..3 and 8..11 (with 3 blocks of read-ahead) are missing: two requests, side by side
-        assert image.requests == before + 1 + 2
+        assert (image.requests, image.rounds) == (before + 1 + 2, rounds + 1)
         assert image.bytes_downloaded == (4 + 4 + 4 + 3) * BLOCK_SIZE
 
 

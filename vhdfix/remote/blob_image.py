@@ -61,6 +61,7 @@ class BlobImage:
         self.bytes_read = 0  # bytes served to the readers, as for a local file
         self.bytes_downloaded = 0
         self.requests = 0
+        self.rounds = 0  # waits on the network one after another: requests side by side are one round
         self._failure: VhdfixError | None = None
         self._cache = BlockCache(CACHE_BLOCKS)
         self._transport = transport or credentials.TRANSPORT
@@ -85,6 +86,7 @@ class BlobImage:
         """``call()``, with its SDK errors translated and remembered, and HTTP 429 retried with backoff."""
         if self._failure is not None:
             raise self._failure
+        self.rounds += 1
         try:
             with remote_errors(self.path.display, doing):
                 return retry_throttled(call, self._transport)
@@ -115,6 +117,7 @@ class BlobImage:
         """The bytes of every span, fetched side by side; the first failure sticks."""
         if self._failure is not None:
             raise self._failure
+        self.rounds += bool(spans)
         try:
             found = self._fetcher.map(self._get, spans)
         except VhdfixError as exc:
