@@ -45,7 +45,7 @@ class ParallelFetch:
             done, _ = wait(running, timeout=self.wait_seconds, return_when=FIRST_COMPLETED)
             if not done:
                 failure = failure or RemoteUnreachable(f"{self._blob}: no answer to {len(running)} ranged reads "
-                                                       f"within {self.wait_seconds:.0f} s")
+                                                       f"within {self.wait_seconds:g} s")
                 break  # the stuck threads end with their own timeouts; nothing of theirs is used
             for future in done:
                 index = running.pop(future)
