@@ -57,7 +57,7 @@ def test_a_page_blob_downloads_little(azurite: Azurite, samples: Path) -> None:
         assert by_url.error is None and by_url.article is not None
         image = by_url.disk.image  # type: ignore[union-attr]
         print(f"\n{local.name}: local bytes_read {on_disk.disk.bytes_read}; by URL bytes_downloaded "  # type: ignore
-              f"{image.bytes_downloaded} in {image.requests} requests")
+              f"{image.bytes_downloaded} in {image.requests} requests, {image.rounds} rounds")
         assert image.bytes_read == on_disk.disk.bytes_read  # type: ignore[union-attr]
         assert image.bytes_downloaded <= MAX_DOWNLOAD and image.requests <= 60
         # the page map is the allocation map: the copy engine would read only the blob's pages

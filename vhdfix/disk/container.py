@@ -28,6 +28,17 @@ def merge_ranges(*sources: Iterable[Range]) -> Iterator[Range]:
         yield pending
 
 
+def block_pieces(ranges: Iterable[Range], block_size: int) -> Iterator[tuple[int, int, int, int]]:
+    """``ranges`` cut at every multiple of ``block_size``: (block, offset within it, offset, length) for each piece."""
+    for offset, length in ranges:
+        while length > 0:
+            block, within = divmod(offset, block_size)
+            step = min(length, block_size - within)
+            yield block, within, offset, step
+            offset += step
+            length -= step
+
+
 def clip_ranges(ranges: Iterable[Range], end: int) -> Iterator[Range]:
     """Sorted ``ranges`` cut off at ``end``."""
     for offset, length in ranges:
@@ -88,6 +99,17 @@ class Container(ABC):
             return b""
         length = min(length, self.virtual_size - offset)
         return self._read(offset, length)
+
+    def prefetch(self, ranges: Iterable[Range]) -> None:
+        """A hint: these ranges of the virtual disk will be read soon. Passed on as ranges of the files that hold
+        them, for a blob to fetch side by side (a local file ignores it)."""
+        clipped = [(offset, min(length, self.virtual_size - offset)) for offset, length in ranges
+                   if 0 <= offset < self.virtual_size and length > 0]
+        if clipped:
+            self._prefetch(clipped)
+
+    def _prefetch(self, ranges: list[Range]) -> None:  # noqa: B027 - optional: a hint may be dropped
+        """Pass the hint on, translated to file offsets; by default (dissect's readers) it is dropped."""
 
     def _with_parent_ranges(self, own: Iterator[Range]) -> Iterator[Range]:
         """``own`` ranges, merged for a differencing disk with its parent's (clipped to this disk)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +26,9 @@ class ImageSource(Protocol):
     def read_exact(self, offset: int, length: int, what: str) -> bytes: ...
 
     def data_extents(self, start: int, end: int) -> Iterator[tuple[int, int]]: ...
+
+    def prefetch(self, ranges: Iterable[tuple[int, int]]) -> None:
+        """A hint: the (offset, length) ranges of the file will be read soon."""
 
     def check_unchanged(self) -> None:
         """Raise if the image changed, or could not be read, since it was opened."""
@@ -106,6 +109,9 @@ class ImageFile:
             stop = min(hole, end)
             yield data, stop - data
             position = stop
+
+    def prefetch(self, ranges: Iterable[tuple[int, int]]) -> None:
+        """Nothing to do: a local file is read as fast when asked."""
 
     def check_unchanged(self) -> None:
         """Nothing to check: a local file is read as it is."""

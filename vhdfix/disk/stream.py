@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+Range = tuple[int, int]  # (offset, length)
 
 
 class ReadOnlyStream(io.RawIOBase):
@@ -11,11 +13,15 @@ class ReadOnlyStream(io.RawIOBase):
 
     dissect.ntfs and the partition readers take any file object; this gives them
     one whose every read goes through vhdfix's exact container readers.
+    ``prefetch``, if given, takes :meth:`will_read`'s hints, in the offsets of
+    ``read_at``.
     """
 
-    def __init__(self, read_at: Callable[[int, int], bytes], size: int, base: int = 0) -> None:
+    def __init__(self, read_at: Callable[[int, int], bytes], size: int, base: int = 0,
+                 prefetch: Callable[[list[Range]], None] | None = None) -> None:
         super().__init__()
         self._read_at = read_at
+        self._prefetch = prefetch
         self._base = base
         self.size = size
         self._pos = 0
@@ -64,6 +70,16 @@ class ReadOnlyStream(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read(-1)
 
+    def will_read(self, ranges: Iterable[Range]) -> None:
+        """A hint: these ranges of the stream will be read soon (a disk in Azure Storage fetches them side by side;
+        elsewhere nothing happens)."""
+        if self._prefetch is None:
+            return
+        clipped = [(self._base + offset, min(length, self.size - offset)) for offset, length in ranges
+                   if 0 <= offset < self.size and length > 0]
+        if clipped:
+            self._prefetch(clipped)
+
     def slice(self, offset: int, size: int) -> ReadOnlyStream:
         """A view of ``size`` bytes starting at ``offset`` of this stream."""
-        return ReadOnlyStream(self._read_at, size, self._base + offset)
+        return ReadOnlyStream(self._read_at, size, self._base + offset, self._prefetch)

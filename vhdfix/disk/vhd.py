@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from vhdfix.disk.container import Container, ContainerInfo, Range
+from vhdfix.disk.container import Container, ContainerInfo, Range, block_pieces
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.parent import ParentHints
 from vhdfix.disk.vhd_format import (
@@ -98,6 +98,9 @@ class FixedVhd(Container):
     def _read(self, offset: int, length: int) -> bytes:
         return self.image.read_exact(offset, length, "fixed VHD data")
 
+    def _prefetch(self, ranges: list[Range]) -> None:
+        self.image.prefetch(ranges)
+
     def allocated_ranges(self) -> Iterator[Range]:
         """The data area is the disk, so its host-file holes are the disk's zeros."""
         return self.image.data_extents(0, self.virtual_size)
@@ -125,6 +128,22 @@ class SparseVhd(Container):
 
     def _read_bitmap(self, block: int) -> bytes:
         return self.image.read_exact(self.bat[block] * SECTOR, self.bitmap_size, f"sector bitmap of block {block}")
+
+    def _prefetch(self, ranges: list[Range]) -> None:
+        """A stored block's data is hinted in this file (a differencing block's sectors may also be the parent's,
+        which is left to the read); an absent block's in the parent."""
+        own: list[Range] = []
+        inherited: list[Range] = []
+        for block, within, offset, length in block_pieces(ranges, self.block_size):
+            data_at = self.block_data_offset(block)
+            if data_at is not None:
+                own.append((data_at + within, length))
+            elif self.parent is not None:
+                inherited.append((offset, length))
+        if own:
+            self.image.prefetch(own)
+        if inherited and self.parent is not None:
+            self.parent.prefetch(inherited)
 
     def allocated_ranges(self) -> Iterator[Range]:
         """The stored parts of blocks with a BAT entry, and for a differencing disk whatever its parent holds.

@@ -18,7 +18,7 @@ from itertools import compress, pairwise
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from vhdfix.disk.container import Container, ContainerInfo, Range
+from vhdfix.disk.container import Container, ContainerInfo, Range, block_pieces
 from vhdfix.disk.crc32c import checksum_with_field_zeroed
 from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.parent import ParentHints
@@ -438,6 +438,23 @@ class VhdxDisk(Container):
             data_at = (entry >> BAT_OFFSET_SHIFT) * MiB
             for offset, extent in self.image.data_extents(data_at, data_at + length):
                 yield start + offset - data_at, extent
+
+    def _prefetch(self, ranges: list[Range]) -> None:
+        """A present block's data is hinted in this file (a partially present one's sectors may also be the
+        parent's, which is left to the read); a block not present in the parent."""
+        own: list[Range] = []
+        inherited: list[Range] = []
+        for block, within, offset, length in block_pieces(ranges, self.block_size):
+            entry = self.payload_entry(block)
+            state = entry & BAT_STATE_MASK
+            if state in (PAYLOAD_BLOCK_FULLY_PRESENT, PAYLOAD_BLOCK_PARTIALLY_PRESENT):
+                own.append(((entry >> BAT_OFFSET_SHIFT) * MiB + within, length))
+            elif state == PAYLOAD_BLOCK_NOT_PRESENT and self.parent is not None:
+                inherited.append((offset, length))
+        if own:
+            self.image.prefetch(own)
+        if inherited and self.parent is not None:
+            self.parent.prefetch(inherited)
 
     def _read(self, offset: int, length: int) -> bytes:
         pieces = []

@@ -11,19 +11,24 @@ sequence are skipped, and every library exception becomes a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 
-from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
+from dissect.ntfs.c_ntfs import ATTRIBUTE_FLAG_COMPRESSION_MASK, ATTRIBUTE_TYPE_CODE
 from dissect.ntfs.c_ntfs import c_ntfs as c_dissect_ntfs
 from dissect.ntfs.mft import MftRecord
+from dissect.ntfs.util import AttributeCollection
 
 from vhdfix.disk.stream import ReadOnlyStream
 from vhdfix.errors import CorruptVolume, EncryptedVolume, foreign_errors
 from vhdfix.ntfs.bounds import check_stream, open_ntfs
 from vhdfix.ntfs.directory import DirectoryIndex, fold
 from vhdfix.ntfs.ntfs_format import BITLOCKER_OEM_ID, FILE_RECORD_SEGMENT_IN_USE, NTFS_OEM_ID
+from vhdfix.ntfs.read_hints import stream_ranges
 
 MAX_LISTING = 100_000
+HINTED_RECORDS = 1024  # the records of a directory's first entries (by number) told ahead to the disk
 FILE_NAME_DOS = 0x02  # $FILE_NAME namespace: DOS-only 8.3 alias (write-path.md §3.5)
 ROOT_RECORD = 5
 
@@ -115,6 +120,22 @@ class NtfsVolume:
         self._paths[key] = found
         return found
 
+    def _will_read(self, attributes: AttributeCollection, start: int, length: int) -> None:
+        """Tell the disk where the stream's bytes ``[start, start + length)`` lie before they are read (a disk in
+        Azure Storage fetches the runs side by side); a compressed stream is left to its reads."""
+        header = attributes[0].header
+        if not header.resident and not header.flags & ATTRIBUTE_FLAG_COMPRESSION_MASK:
+            self.stream.will_read(stream_ranges(attributes.dataruns(), self.cluster_size, [(start, length)]))
+
+    def _will_read_records(self, numbers: Iterable[int]) -> None:
+        """Tell the disk where these MFT records lie in $MFT's runs before they are read one by one."""
+        runs = getattr(self.fs.mft.fh, "runlist", None)
+        if runs is None:
+            return
+        size = self.record_size
+        spans = [(number * size, size) for number in sorted(set(numbers))[:HINTED_RECORDS]]
+        self.stream.will_read(stream_ranges(runs, self.cluster_size, spans))
+
     def stat(self, path: str) -> FileInfo | None:
         rec = self.record(path)
         if rec is None:
@@ -131,12 +152,14 @@ class NtfsVolume:
         with foreign_errors(CorruptVolume, f"{self.label}: reading {path}"):
             if rec.is_dir() or not rec.has_stream(""):
                 return None
-            check_stream(rec.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA), self.cluster_size, self.stream.size,
-                         f"{self.label}: {path}")
+            data = rec.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA)
+            check_stream(data, self.cluster_size, self.stream.size, f"{self.label}: {path}")
             size = rec.size()
+            start = size - limit if tail and size > limit else 0
+            self._will_read(data, start, min(size, limit))
             stream = rec.open()
-            if tail and size > limit:
-                stream.seek(size - limit)
+            if start:
+                stream.seek(start)
             data = stream.read(min(size, limit))
             return data, size > limit
 
@@ -151,9 +174,11 @@ class NtfsVolume:
         with foreign_errors(CorruptVolume, f"{self.label}: listing {path}"):
             if not rec.is_dir():
                 return []
-            for entry in self._index(rec, f"{self.label}: {path}").entries():
-                if len(entries) >= MAX_LISTING:
-                    raise CorruptVolume(f"{self.label}: {path} lists more than {MAX_LISTING} entries")
+            listed = list(islice(self._index(rec, f"{self.label}: {path}").entries(), MAX_LISTING + 1))
+            if len(listed) > MAX_LISTING:
+                raise CorruptVolume(f"{self.label}: {path} lists more than {MAX_LISTING} entries")
+            self._will_read_records(entry.record for entry in listed)
+            for entry in listed:
                 assert entry.key is not None
                 name = entry.key.name
                 if entry.key.namespace == FILE_NAME_DOS or name in seen:
@@ -182,6 +207,7 @@ class NtfsVolume:
         with foreign_errors(CorruptVolume, f"{self.label}: reading system file {record}"):
             if rec is None:
                 raise CorruptVolume(f"{self.label}: system file record {record} is not in use")
-            check_stream(rec.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA), self.cluster_size, self.stream.size,
-                         f"{self.label}: system file {record}")
+            data = rec.attributes.find("", ATTRIBUTE_TYPE_CODE.DATA)
+            check_stream(data, self.cluster_size, self.stream.size, f"{self.label}: system file {record}")
+            self._will_read(data, 0, length)
             return rec.open().read(length)

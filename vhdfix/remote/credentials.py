@@ -34,6 +34,13 @@ class Transport:
     backoff_base: float = 2.0
     jitter: float = 0.5
 
+    def longest_wait(self) -> float:
+        """The longest one call may take with every retry and backoff (the SDK's, inside vhdfix's retries of
+        throttling): the bound of any wait on it."""
+        backoffs = sum(self.initial_backoff + self.backoff_base ** n + self.jitter for n in range(self.retries))
+        sdk_call = (self.connection_timeout + self.read_timeout) * (self.retries + 1) + backoffs
+        return (sdk_call + self.initial_backoff + self.backoff_base ** self.retries) * (self.retries + 1)
+
 
 TRANSPORT = Transport()
 

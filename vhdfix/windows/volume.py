@@ -39,7 +39,7 @@ class WindowsVolume:
 
 
 def _survey(disk: Container, partition: Partition) -> tuple[VolumeSurvey, NtfsVolume | None]:
-    stream = ReadOnlyStream(disk.read, partition.size, base=partition.offset)
+    stream = ReadOnlyStream(disk.read, partition.size, base=partition.offset, prefetch=disk.prefetch)
     kind = volume_kind(disk.read(partition.offset, 512))
     if kind != "ntfs":
         return VolumeSurvey(partition, kind, False), None
@@ -55,6 +55,7 @@ def find_windows_volume(disk: Container, table: PartitionTable) -> tuple[Windows
     """The NTFS volume holding ``Windows\\System32\\config\\SYSTEM``, and a survey of every partition."""
     surveys: list[VolumeSurvey] = []
     found: tuple[Partition, NtfsVolume] | None = None
+    disk.prefetch([(partition.offset, 512) for partition in table.partitions])  # boot sectors: independent reads
     for partition in table.partitions:
         survey, ntfs = _survey(disk, partition)
         surveys.append(survey)
