@@ -17,7 +17,8 @@ dissect.ntfs object - it caches records - and a new volume view), and:
    logs of a clean hive, so this is also the simulated Windows log recovery:
    it must change nothing): not dirty, valid checksum, both sequence numbers
    equal to the committed one, a full cell walk from the root succeeds, and
-   every value holds its new data, in the walk and through the hive reader that inspect uses.
+   every value holds its new data, in the walk and through the hive reader that inspect uses;
+   every deleted value and key is gone from both.
 
 :func:`check_structures` raises :class:`~vhdfix.errors.VerificationFailed`
 listing every failure; :func:`structures_check` reports the same as a
@@ -168,6 +169,15 @@ class _Checker:
         except VhdfixError as exc:
             self.problems.append(f"{edited.path}: full walk failed: {exc}")
             return
+        for deleted in edited.deleted_values:
+            key = paths.find_key(deleted.key)
+            if key is not None and paths.find_value(key[0], deleted.name, f"key {deleted.key!r}") is not None:
+                self.problems.append(f"{deleted.label}: still present after its deletion")
+            elif hive.value(deleted.key, deleted.name) is not None:
+                self.problems.append(f"{deleted.label}: inspect's hive reader still reads it")
+        for gone in edited.deleted_keys:
+            if paths.find_key(gone.key) is not None or hive.key(gone.key) is not None:
+                self.problems.append(f"{gone.label}: still present after its deletion")
         for setting in edited.settings:
             expected = struct.pack("<I", setting.value) if isinstance(setting.value, int) else \
                 setting.value.encode("utf-16-le") + b"\0\0"
