@@ -130,8 +130,12 @@ class HiveEditor:
     # --- values changed in place ---------------------------------------------------------------------------
 
     def set_value(self, setting: ValueSetting, step: int) -> str | None:
-        """Apply one setting; a note when the value already holds it (nothing written)."""
+        """Apply one setting; a note when the value already holds it, or when a value that may be created has no
+        key (a hive with ControlSet001 only, for a step written for ControlSet001 and ControlSet002): nothing
+        written."""
         key = self.paths.find_key(setting.key)
+        if key is None and setting.create:
+            return f"{setting.hive}\\{setting.key} does not exist (vhdfix does not create keys); skipped"
         if key is None:
             raise ValueNotFound(f"{setting.hive}: key {setting.key!r} does not exist; vhdfix does not create keys; "
                                 f"{_ADVICE}")
