@@ -31,7 +31,6 @@ from vhdfix.errors import ArticleInvalid
 
 HIVE_DIRECTORY = "Windows\\System32\\config"
 VALUE_TYPES = ("REG_DWORD", "REG_SZ", "REG_EXPAND_SZ")
-BCD_FILES = ("Boot\\BCD", "EFI\\Microsoft\\Boot\\BCD")  # Gen1 (System Reserved, NTFS), Gen2 (the ESP, FAT32)
 
 
 @dataclass(frozen=True)
@@ -248,6 +247,10 @@ class DeleteBcdElements(Action):
                 raise ArticleInvalid(f"{where} elements[{index}]: 'element' must be 8 hex digits")
             parsed.append(BcdElement(name.lower(), kind.upper()))
         return cls(tuple(parsed))
+
+    @property
+    def changed_files(self) -> tuple[str, ...]:
+        return ("Boot\\BCD",)  # when the Windows volume is also the system volume (no System Reserved partition)
 
     def to_json(self) -> dict[str, object]:
         return {"type": self.kind, "elements": [element.to_json() for element in self.elements]}

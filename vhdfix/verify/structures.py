@@ -37,11 +37,14 @@ from vhdfix.errors import VerificationFailed, VhdfixError
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
 from vhdfix.ntfs.i30 import IndexEntry
 from vhdfix.ntfs.mft_record import RECORD_MAGIC
+from vhdfix.partitions import read_partition_table
 from vhdfix.plan import WritePlan
 from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.registry.regf_format import REG_DWORD
 from vhdfix.verify.check import Check
+from vhdfix.windows.bcd import find_bcd
+from vhdfix.windows.hives import HiveReading
 from vhdfix.writer.context import WriteContext, context_for
 from vhdfix.writer.directory_index import read_directory_index
 from vhdfix.writer.hive_plan import EditedHive
@@ -147,8 +150,17 @@ class _Checker:
         for edited in self.expected.hives:
             self._hive(edited)
 
+    def _bcd(self, edited: EditedHive) -> HiveReading | None:
+        store = find_bcd(self.context.disk, read_partition_table(self.context.disk))
+        if store is None or store.partition.offset != edited.volume:
+            self.problems.append(f"{edited.path}: the copy's BCD is not on the partition at {edited.volume}")
+            return None
+        return store.reading
+
     def _hive(self, edited: EditedHive) -> None:
-        reading = self.context.hive(edited.name)
+        reading = self.context.hive(edited.name) if edited.volume is None else self._bcd(edited)
+        if reading is None:
+            return
         if reading.hive is None:
             self.problems.append(f"{edited.path}: {reading.error}")
             return

@@ -9,6 +9,9 @@ Actions (:mod:`vhdfix.diagnosis.actions`):
   that already holds its value gives a note;
 * :class:`DeleteValues`: values are deleted; a missing one gives a note;
   all edits of one hive are committed together;
+* :class:`DeleteBcdElements`: element keys are deleted from the disk's BCD
+  (:mod:`vhdfix.writer.bcd_plan`), on NTFS or on the FAT32 ESP; a missing
+  element gives a note;
 * an action that does not write the disk (:class:`ManualAction`): nothing is
   written; the step is listed with a note.
 
@@ -28,9 +31,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from vhdfix.diagnosis.actions import DeleteFiles, DeleteValues, SetValues
+from vhdfix.diagnosis.actions import BcdElement, DeleteBcdElements, DeleteFiles, DeleteValues, SetValues
 from vhdfix.diagnosis.catalog import RemedyStep
 from vhdfix.plan import PlanStep, WritePlan
+from vhdfix.writer.bcd_plan import plan_bcd
 from vhdfix.writer.context import WriteContext
 from vhdfix.writer.gates import check_no_pending_log, check_volume
 from vhdfix.writer.hive_plan import EditedHive, HiveOperation, ntfs_store, plan_hive
@@ -70,6 +74,7 @@ def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, now: dat
     notes: dict[int, list[str]] = {}
     removed: list[RemovedFile] = []
     operations: dict[str, list[tuple[int, HiveOperation]]] = {}
+    elements: list[tuple[int, BcdElement]] = []
     for index, step in enumerate(steps):
         action = step.action
         if isinstance(action, DeleteFiles):
@@ -82,6 +87,8 @@ def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, now: dat
         elif isinstance(action, SetValues | DeleteValues):
             for item in action.values:
                 operations.setdefault(item.hive, []).append((index, item))
+        elif isinstance(action, DeleteBcdElements):
+            elements.extend((index, element) for element in action.elements)
         elif action.writes_disk:
             raise TypeError(f"{step.id}: the planner does not know the {action.kind} action")
         else:
@@ -98,6 +105,13 @@ def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, now: dat
             hives.append(edited)
 
     step_patches = view.patches()
+    if elements:
+        edited, bcd_notes, bcd_patches = plan_bcd(context.disk, elements, when)
+        for index, texts in bcd_notes.items():
+            notes.setdefault(index, []).extend(texts)
+        if edited is not None:
+            hives.append(edited)
+        step_patches += bcd_patches
     expectations = Expectations(context.partition.offset, tuple(removed),
                                 tuple(sorted({item.directory for item in removed})),
                                 tuple(view.written_blocks()), tuple(hives))
