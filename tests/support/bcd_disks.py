@@ -1,4 +1,4 @@
-"""Disks with a real BCD for the BCD writer's tests: Gen1 (MBR, System Reserved NTFS) and Gen2 (GPT, FAT32 ESP).
+"""Disks with a real BCD and real hives: Gen1 (MBR, System Reserved NTFS) and Gen2 (GPT, FAT32 ESP).
 
 The BCD is regipy's real BCD with a ``safeboot`` element (``25000080``,
 Minimal) added to its default loader by ``hivexregedit --merge``; the Windows
@@ -43,10 +43,12 @@ def safeboot_bcd(folder: Path) -> bytes:
     return hive.read_bytes()
 
 
-def _windows_volume(folder: Path, start_sector: int) -> Path:
+def _windows_volume(folder: Path, start_sector: int, hives: dict[str, bytes] | None = None) -> Path:
+    """The Windows volume: ``hives`` by name in ``config`` (default: the real SYSTEM hive alone)."""
     image = folder / "windows.ntfs"
     build_ntfs(image, 48 * MIB, start_sector, "Windows", 0x1234,
-               [VolumeFile("Windows\\System32\\config\\SYSTEM", read_realdata(SYSTEM))])
+               [VolumeFile(f"Windows\\System32\\config\\{name}", data)
+                for name, data in (hives or {"SYSTEM": read_realdata(SYSTEM)}).items()])
     return image
 
 
@@ -56,13 +58,14 @@ def _blank(path: Path, size: int) -> Path:
     return path
 
 
-def gen1_disk(folder: Path, bcd: bytes, logs: dict[str, bytes] | None = None) -> Path:
+def gen1_disk(folder: Path, bcd: bytes, logs: dict[str, bytes] | None = None,
+              hives: dict[str, bytes] | None = None) -> Path:
     """MBR: System Reserved NTFS (16 MiB, ``Boot\\BCD`` and its logs) at 1 MiB, then the Windows volume."""
     reserved = folder / "reserved.ntfs"
     files = [VolumeFile("Boot\\BCD", bcd)]
     files += [VolumeFile(f"Boot\\BCD{suffix}", data) for suffix, data in (logs or {".LOG1": b"", ".LOG2": b""}).items()]
     build_ntfs(reserved, 16 * MIB, 2048, "System Reserved", 0x5678, files)
-    windows = _windows_volume(folder, 2048 + 16 * 2048)
+    windows = _windows_volume(folder, 2048 + 16 * 2048, hives)
     disk = _blank(folder / "gen1.raw", 66 * MIB)
     write_partition_table(disk, "label: dos\nstart=2048, size=32768, type=7, bootable\nstart=34816, size=98304, "
                                 "type=7\n")
