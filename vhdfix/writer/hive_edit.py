@@ -318,6 +318,9 @@ class HiveEditor:
             self._set_u32(sk, _SK_REFERENCES, references - 1, step, reason)
             return
         flink, blink = self._u32(sk, _SK_FLINK), self._u32(sk, _SK_BLINK)
+        for neighbour in (flink, blink):
+            if bytes(self.paths.cells.cell(neighbour, f"{reason}: key security list")[:2]) != b"sk":
+                raise self.paths.cells.corrupt(f"{reason}: the key security list links {neighbour:#x}, not an sk cell")
         self._set_u32(blink, _SK_FLINK, flink, step, reason)
         self._set_u32(flink, _SK_BLINK, blink, step, reason)
         self.space.free(sk, step, reason)
