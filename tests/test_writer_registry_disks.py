@@ -168,3 +168,48 @@ def test_repair_deletes_the_value_into_each_format(tmp_path: Path, output_format
     nothing = repair(absent, tmp_path / "none.img", format=output_format, extended=["delete-cleanupprofiles"],
                      catalog=catalog)
     assert nothing.exit_code == 1 and nothing.outcome == "nothing-to-repair"
+
+
+DUMP_ARTICLE = """id = "TEST-DUMP"
+kind = "article"
+title = "test: collect a memory dump"
+link = ""
+sources = ["tests"]
+summary = "test article"
+priority = 1
+
+[[match]]
+confidence = "high"
+reason = "always"
+not = { fact = "setup.OOBEInProgress", equals = 1 }
+
+[[remedy]]
+id = "enable-memory-dump"
+text = "Enable a complete memory dump and the NMI crash dump in ControlSet001 and ControlSet002"
+documented = true
+on_request = true
+source = "troubleshoot-common-blue-screen-error.md: collect a memory dump offline (CrashControl)"
+action = { type = "set-values", values = [
+    { hive = "SYSTEM", key = "ControlSet001\\\\Control\\\\CrashControl", name = "NMICrashDump", value = 1, \
+value_type = "REG_DWORD", create = true },
+    { hive = "SYSTEM", key = "ControlSet002\\\\Control\\\\CrashControl", name = "NMICrashDump", value = 1, \
+value_type = "REG_DWORD", create = true },
+] }
+"""
+
+
+def test_the_dump_step_is_written_only_on_request(tmp_path: Path) -> None:
+    disk = gen1_disk(tmp_path, safeboot_bcd(tmp_path))
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "test.toml").write_text(DUMP_ARTICLE)
+    catalog = load_catalog(articles)
+    assert catalog[0].remedy[0].extended and catalog[0].remedy[0].documented
+    unasked = repair(disk, tmp_path / "none.raw", catalog=catalog)
+    assert unasked.exit_code == 1 and "--enable-memory-dump" in unasked.message
+    step_json = unasked.to_json()["steps"][0]
+    assert step_json["flag"] == "--enable-memory-dump" and "label" not in step_json
+    result = repair(disk, tmp_path / "out.raw", extended=["enable-memory-dump"], catalog=catalog)
+    assert result.exit_code == 0 and result.verified, result.message
+    after = _read(tmp_path / "out.raw", "SYSTEM", tmp_path)
+    assert regf.RegistryHive(io.BytesIO(after)).open(CRASH.format(1)).value("NMICrashDump").value == 1
