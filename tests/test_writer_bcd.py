@@ -16,8 +16,18 @@ from pathlib import Path
 import pytest
 from dissect.regf import regf
 
+from fixtures.regf_builder import (
+    BuiltHive,
+    HiveOptions,
+    LogEntrySpec,
+    binary,
+    build_hive,
+    build_hvle_log,
+    sz,
+    with_sequence,
+)
 from tests.conftest import require_tool
-from tests.support.bcd_disks import default_loader, gen1_disk, gen2_disk, safeboot_bcd
+from tests.support.bcd_disks import BOOT_MANAGER, default_loader, gen1_disk, gen2_disk, safeboot_bcd
 from tests.support.oracles import hivex_export, run
 from tests.support.writer_support import step
 from vhdfix.diagnosis.catalog import load_catalog
@@ -145,3 +155,34 @@ def test_repair_writes_the_bcd_edit_into_a_verified_copy(bcd: bytes, generation:
     assert result.verified
     again = repair(tmp_path / "out.vhd", tmp_path / "again.vhd", extended=["delete-safeboot"], catalog=catalog)
     assert again.exit_code == 1 and again.outcome == "nothing-to-repair"
+
+
+def _built_bcd(extra: dict[str, object]) -> tuple[BuiltHive, HiveOptions]:
+    loader = "{11111111-2222-3333-4444-555555555555}"
+    elements = {"11000001": {"Element": binary(bytes(8))}, "23000003": {"Element": sz(loader)}}
+    tree = {"Description": {"KeyName": sz("BCD00000000")},
+            "Objects": {BOOT_MANAGER: {"Elements": elements},
+                        loader: {"Elements": {"12000004": {"Element": sz("Windows Server")}, **extra}}}}
+    options = HiveOptions(file_name="\\Device\\HarddiskVolume1\\EFI\\Microsoft\\Boot\\BCD", pad_to=65536)
+    return build_hive(tree, options), options
+
+
+def test_a_dirty_bcd_is_recovered_from_its_log_under_the_edit(tmp_path: Path) -> None:
+    """The primary is stale (seq 2/1); BCD.LOG1 holds entry 2, which added safeboot and element 250000c2."""
+    old, options = _built_bcd({})
+    new, _ = _built_bcd({"25000080": {"Element": binary(bytes(8))}, "250000c2": {"Element": binary(b"\1" + bytes(7))}})
+    primary = with_sequence(old, 2, 1).data
+    log = build_hvle_log(options, new.root_offset, old.hbins_size, 2, [LogEntrySpec(2, old.hbins, new.hbins)])
+    disk = gen2_disk(tmp_path, primary, {".LOG1": log, ".LOG2": b""})
+    copy = tmp_path / "copy.raw"
+    shutil.copyfile(disk, copy)
+    with open_context(disk) as context:
+        planned = plan_actions(context, [step("safeboot", SAFEBOOT)], now=WHEN)
+    assert planned.expectations.hives[0].recovered
+    assert any("write back the hive recovered from BCD.LOG1 (1 entries)" in patch.reason for patch in planned.patches)
+    apply_patches(copy, planned.patches, original=disk)
+    verify_structures(copy, planned.expectations)
+    store, after = _store(copy)
+    assert store.reading.hive.state == "clean" and len(after) == len(primary)
+    elements = "Objects\\{11111111-2222-3333-4444-555555555555}\\Elements"
+    assert store.reading.hive.subkeys(elements) == ["12000004", "250000c2"]  # 250000c2 came from the log

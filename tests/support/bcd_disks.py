@@ -74,7 +74,7 @@ def gen1_disk(folder: Path, bcd: bytes, logs: dict[str, bytes] | None = None,
     return disk
 
 
-def gen2_disk(folder: Path, bcd: bytes) -> Path:
+def gen2_disk(folder: Path, bcd: bytes, logs: dict[str, bytes] | None = None) -> Path:
     """GPT: a FAT32 ESP (40 MiB, ``EFI\\Microsoft\\Boot\\BCD``) at 1 MiB, then the Windows volume."""
     esp = _blank(folder / "esp.fat", 40 * MIB)
     subprocess.run([require_tool("mkfs.fat"), "-F", "32", "-s", "1", "-S", "512", "--invariant", "-h", "2048",
@@ -82,7 +82,8 @@ def gen2_disk(folder: Path, bcd: bytes) -> Path:
     env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
     for directory in ("EFI", "EFI/Microsoft", "EFI/Microsoft/Boot"):
         subprocess.run(["mmd", "-i", esp, f"::/{directory}"], env=env, capture_output=True, check=True)
-    for name, data in (("BCD", bcd), ("BCD.LOG1", b""), ("BCD.LOG2", b"")):
+    for name, data in (("BCD", bcd), *((f"BCD{suffix}", log) for suffix, log in
+                                        (logs or {".LOG1": b"", ".LOG2": b""}).items())):
         source = folder / f"esp-{name}"
         source.write_bytes(data)
         subprocess.run(["mcopy", "-i", esp, source, f"::/EFI/Microsoft/Boot/{name}"], env=env, capture_output=True,
