@@ -35,6 +35,11 @@ def test_an_action_prints_as_its_article_states_it() -> None:
 
 
 @pytest.mark.parametrize(("data", "problem"), [
+    ({"type": "delete-values", "values": []}, "non-empty list of 'values'"),
+    ({"type": "delete-values", "values": [{"hive": "SOFTWARE", "key": "K"}]}, "'hive', 'key' and 'name'"),
+    ({"type": "delete-bcd-elements", "elements": [{"object": "default", "element": "25000080"}]}, "GUID in braces"),
+    ({"type": "delete-bcd-elements", "elements": [{"object": "{default}", "element": "safeboot"}]}, "8 hex digits"),
+    ({"type": "set-values", "values": [{**CMD_LINE, "create": "yes"}]}, "'create' must be true or false"),
     (None, "must be a table"),
     ({"type": "format-disk"}, "action type must be one of"),
     ({"type": ["manual"]}, "action type must be one of"),
@@ -62,7 +67,9 @@ def test_a_malformed_action_is_refused_when_the_catalogue_loads(data: object, pr
 
 def test_every_action_in_the_bundled_articles_is_typed() -> None:
     kinds = {step.action.kind for article in load_catalog() for step in article.remedy}
-    assert kinds == set(ACTION_TYPES)
+    # delete-values and delete-bcd-elements are used by the CleanupProfiles and LOADING_WINDOWS_FILES articles,
+    # written on another branch; this becomes an equality again once they are in articles/.
+    assert kinds <= set(ACTION_TYPES) and set(ACTION_TYPES) - kinds <= {"delete-values", "delete-bcd-elements"}
     for article in load_catalog():
         for step in article.remedy:
             assert step.writes_disk == step.action.writes_disk

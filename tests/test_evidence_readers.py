@@ -4,7 +4,6 @@ reader and the free-space count agree with mtools and ntfs-3g."""
 
 from __future__ import annotations
 
-import io
 import lzma
 import os
 import struct
@@ -22,6 +21,7 @@ import pytest
 from tests.conftest import FIXTURES, REPO, require_tool
 from tests.support.oracles import ntfs3g
 from vhdfix.disk import open_disk
+from vhdfix.disk.stream import ReadOnlyStream
 from vhdfix.errors import CorruptVolume, HiveCorrupt
 from vhdfix.evidence.linux import linux_evidence
 from vhdfix.fat import FatVolume
@@ -39,13 +39,9 @@ MIB = 1024 * 1024
 BCD_PATH = "EFI\\Microsoft\\Boot\\BCD"
 
 
-class _Stream(io.BytesIO):
-    @property
-    def size(self) -> int:
-        return len(self.getbuffer())
-
-    def slice(self, offset: int, size: int) -> io.BytesIO:
-        return io.BytesIO(self.getvalue()[offset:offset + size])
+def _stream(data: bytes) -> ReadOnlyStream:
+    """A volume held in memory, read through the same stream class as a disk's partitions."""
+    return ReadOnlyStream(lambda offset, length: data[offset:offset + length], len(data))
 
 
 @cache
@@ -66,7 +62,7 @@ def _esp() -> bytearray:
 
 
 def _fat(volume: bytes | bytearray) -> FatVolume:
-    return FatVolume(_Stream(bytes(volume)), "esp")  # type: ignore[arg-type]
+    return FatVolume(_stream(bytes(volume)), "esp")
 
 
 def _set_fat_entry(volume: bytearray, fat: FatVolume, cluster: int, value: int) -> None:
@@ -227,13 +223,13 @@ def _windows_volume(name: str) -> bytearray:
 
 def test_bitmap_shorter_than_the_volume_is_refused() -> None:
     volume = _windows_volume("disk-full")
-    ntfs = NtfsVolume(_Stream(bytes(volume)), "windows")  # type: ignore[arg-type]
+    ntfs = NtfsVolume(_stream(bytes(volume)), "windows")
     assert free_space(ntfs).free_percent < 3
     boot = bytearray(volume[:512])
     struct.pack_into("<Q", boot, 0x28, 64 * MIB // 512)  # NumberSectors: 64 MiB, more than $Bitmap covers
     volume[:512] = boot
     with pytest.raises(CorruptVolume, match=r"\$Bitmap holds 160 bytes, fewer than the 2048"):
-        free_space(NtfsVolume(_Stream(bytes(volume)), "windows"))  # type: ignore[arg-type]
+        free_space(NtfsVolume(_stream(bytes(volume)), "windows"))
 
 
 @pytest.mark.oracle
@@ -241,7 +237,7 @@ def test_bitmap_shorter_than_the_volume_is_refused() -> None:
 def test_free_space_agrees_with_ntfs3g(tmp_path: Path, name: str) -> None:
     image = tmp_path / "volume.img"
     image.write_bytes(bytes(_windows_volume(name)))
-    space = free_space(NtfsVolume(_Stream(image.read_bytes()), "windows"))  # type: ignore[arg-type]
+    space = free_space(NtfsVolume(_stream(image.read_bytes()), "windows"))
     with ntfs3g(image) as root:
         stat = os.statvfs(root)
     assert (space.clusters, space.free_clusters, space.cluster_size) == (stat.f_blocks, stat.f_bfree, stat.f_bsize)
@@ -281,7 +277,7 @@ CBS_PACKAGES = "Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\P
 
 def _software(name: str) -> bytes:
     data = _disk(name)
-    volume = NtfsVolume(_Stream(data[3 * MIB:8 * MIB]), "windows")  # type: ignore[arg-type]
+    volume = NtfsVolume(_stream(data[3 * MIB:8 * MIB]), "windows")
     found = volume.read_file("Windows\\System32\\config\\SOFTWARE", 1 << 30)
     assert found is not None
     return found[0]

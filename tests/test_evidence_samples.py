@@ -203,7 +203,7 @@ def test_gen1_safeboot_is_read_through_the_bcd_log(inspected_samples: dict[str, 
     disk = open_disk(unpack_to(FIXTURES / SAMPLE_FILES["safeboot-gen1"]["path"], tmp_path))
     try:
         bcd, warnings = find_bcd(disk, read_partition_table(disk))
-        assert bcd is not None and bcd.partition == 1 and warnings == []
+        assert bcd is not None and bcd.partition.number == 1 and warnings == []
         assert bcd.logs == ["BCD.LOG", "BCD.LOG1", "BCD.LOG2"] and bcd.hive is not None
         assert bcd.hive.state == "recovered"
         reserved = disk.read(1024 * 1024, 2 * 1024 * 1024)

@@ -219,7 +219,8 @@ def test_every_refusal_has_its_own_code() -> None:
     assert len(codes) == len(refusals)
     assert codes >= {"refused-unsafe", "vhdx-log-present", "logfile-unclean", "logfile-fast-startup", "logfile-unknown",
                      "volume-dirty", "volume-hibernated", "hive-dirty", "hive-recovered-image-too-large",
-                     "hive-transactions-pending", "target-not-allocated", "target-compressed", "target-sparse",
+                     "hive-no-free-space", "hive-shape-unsupported", "target-not-allocated", "target-compressed",
+                     "target-sparse",
                      "index-node-entry", "index-last-entry", "stale-index-entry", "hard-link", "attribute-list",
                      "object-id", "reparse-point", "extended-attributes", "quota-charged", "encrypted-file",
                      "is-directory", "torn-fixup", "differencing-target", "value-not-found", "value-type-mismatch",

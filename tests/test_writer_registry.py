@@ -17,7 +17,6 @@ from vhdfix.disk import open_disk
 from vhdfix.errors import (
     HiveDirty,
     HiveRecoveredImageTooLarge,
-    HiveTransactionsPending,
     ValueNotFound,
     ValueTooLong,
     ValueTypeMismatch,
@@ -214,12 +213,13 @@ def test_a_dirty_hive_without_a_usable_log_is_refused(pa: Path, tmp_path: Path) 
     assert refused.value.code == "hive-dirty"
 
 
-def test_a_hive_locked_by_ktm_is_refused_unless_accepted(pa: Path, tmp_path: Path) -> None:
+def test_the_ktm_flag_alone_is_a_warning_in_the_plan(pa: Path, tmp_path: Path) -> None:
+    """Every Windows 10 SYSTEM hive has base-block flag 0x1 (write-path.md §6.5): edited, with a note."""
     image = copy_of(pa, tmp_path, "ktm.raw")
     _patch_base_block(image, "SYSTEM", lambda b: struct.pack_into("<I", b, 144, 1))
-    step = set_step("x", dword("SYSTEM", "Setup", "SetupType", 0))
     with open_context(image) as context:
-        with pytest.raises(HiveTransactionsPending) as refused:
-            plan_actions(context, [step])
-        assert refused.value.code == "hive-transactions-pending"
-        assert plan_actions(context, [step], allow_ktm_locked_hives=True).patches
+        planned = plan_actions(context, [set_step("x", dword("SYSTEM", "Setup", "SetupType", 0))])
+        unchanged = plan_actions(context, [set_step("y", dword("SYSTEM", "Setup", "SetupType", 2))])
+    assert planned.patches
+    assert any("KTM flag" in note and "config\\TxR" in note for note in planned.notes["x"])
+    assert unchanged.notes["y"] == ["SYSTEM\\Setup\\SetupType is already 2"]  # no warning when nothing is written

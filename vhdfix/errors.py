@@ -318,8 +318,16 @@ class HiveRecoveredImageTooLarge(RefusedUnsafe):
     code = "hive-recovered-image-too-large"
 
 
-class HiveTransactionsPending(RefusedUnsafe):
-    code = "hive-transactions-pending"
+class HiveNoFreeSpace(RefusedUnsafe):
+    """A new value needs cells that no free cell of the hive's existing bins can hold; vhdfix never grows a hive."""
+
+    code = "hive-no-free-space"
+
+
+class HiveShapeUnsupported(RefusedUnsafe):
+    """A key or list shape vhdfix cannot change exactly (a key with subkeys, a leaf of an index root emptied)."""
+
+    code = "hive-shape-unsupported"
 
 
 class TargetCompressed(RefusedUnsafe):

@@ -97,7 +97,7 @@ def choose_steps(article: Article, extended: Collection[str]) -> StepChoice:
     for step in article.remedy:
         if not step.writes_disk:
             choice.manual.append(step)
-        elif step.documented or step.id in extended:
+        elif not step.extended or step.id in extended:
             choice.apply.append(step)
         else:
             choice.not_requested.append(step)
@@ -240,6 +240,7 @@ class RepairResult:
                 item = {**step.to_json(), "disposition": disposition}
                 if not step.documented:
                     item["label"] = "NOT documented by Microsoft"
+                if step.extended:
                     item["flag"] = step_flag(step.id)
                 if disposition == "write":
                     item["planned"] = step.id in planned
@@ -345,7 +346,9 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
         documented = [step for step in article.remedy if step.documented and step.writes_disk]
         reason = "Microsoft documents no disk fix for it" if not documented else "no step changes the disk"
         offered = [step_flag(step.id) for step in result.steps.not_requested]
-        hint = f"; not documented by Microsoft, on request: {', '.join(offered)}" if offered else ""
+        kinds = "documented" if all(step.documented for step in result.steps.not_requested) else \
+            "not documented by Microsoft"
+        hint = f"; {kinds}, on request: {', '.join(offered)}" if offered else ""
         result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
                       f"{article.id}: {reason}; nothing was written{hint}")
         return
@@ -441,8 +444,9 @@ def render_text(result: RepairResult, style: Style) -> str:
             lines.append(style.heading("Manual steps") + " (not disk changes: do them yourself)")
             lines += [f"  - {step.text}" for step in result.steps.manual]
         if result.steps.not_requested:
-            lines.append(style.heading("On request") + " (NOT documented by Microsoft; add the flag to write it)")
-            lines += [f"  {step_flag(step.id)}  {step.text}" for step in result.steps.not_requested]
+            lines.append(style.heading("On request") + " (add the flag to write it)")
+            lines += [f"  {step_flag(step.id)}  {'' if step.documented else 'NOT documented by Microsoft: '}"
+                      f"{step.text}" for step in result.steps.not_requested]
     if result.copy is not None and result.copy.blob is not None:
         copy = result.copy
         lines.append(f"{style.heading('Output')}   {copy.path}  (page blob, "

@@ -16,7 +16,8 @@ from vhdfix.report.style import Style, use_color
 
 
 def _extended_steps() -> dict[str, RemedyStep]:
-    """Every extended (not documented by Microsoft) disk step of the catalogue, by id: one flag each."""
+    """Every extended disk step of the catalogue (not documented by Microsoft, or documented but on request),
+    by id: one flag each."""
     steps: dict[str, RemedyStep] = {}
     for article in load_catalog():
         for step in article.remedy:
@@ -30,8 +31,8 @@ EXTENDED_STEPS = _extended_steps()
 
 def extended_step_options(command: click.Command) -> click.Command:
     for step in reversed(EXTENDED_STEPS.values()):
-        command = click.option(step_flag(step.id), is_flag=True,
-                               help=f"NOT documented by Microsoft. {step.text}")(command)
+        label = "Documented by Microsoft, on request." if step.documented else "NOT documented by Microsoft."
+        command = click.option(step_flag(step.id), is_flag=True, help=f"{label} {step.text}")(command)
     return command
 
 
@@ -62,7 +63,8 @@ def repair_command(disk: Path | str, output: Path | str, output_format: str, dry
     """Write a repaired copy of DISK to OUT, verified before it is put in place.
 
     The best matching article's documented disk steps are written; each
-    extended step (NOT documented by Microsoft) only with its own flag.
+    extended step (NOT documented by Microsoft, or documented but on
+    request, such as enabling a memory dump) only with its own flag.
     Manual steps, such as VM settings, are printed.
 
     Exit codes: 0 repaired and verified (dry run: a repair is planned);

@@ -8,7 +8,13 @@ expects exactly those files to change. In an article::
     action = { type = "delete-files", paths = ["Windows\\\\OEM\\\\Unattend.wsf"] }
     action = { type = "set-values", values = [
         { hive = "SYSTEM", key = "Setup", name = "SetupType", value = 0, value_type = "REG_DWORD" },
+        { hive = "SYSTEM", key = "ControlSet001\\Control\\CrashControl", name = "NMICrashDump", value = 1,
+          value_type = "REG_DWORD", create = true },
     ] }
+    action = { type = "delete-values", values = [
+        { hive = "SOFTWARE", key = "Policies\\Microsoft\\Windows\\System", name = "CleanupProfiles" },
+    ] }
+    action = { type = "delete-bcd-elements", elements = [{ object = "{default}", element = "25000080" }] }
 
 Adding an action: a class here (registered in :data:`ACTION_TYPES`), its
 planning in :mod:`vhdfix.writer.planner`, what the verifier must find in
@@ -17,13 +23,14 @@ planning in :mod:`vhdfix.writer.planner`, what the verifier must find in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from vhdfix.errors import ArticleInvalid
 
 HIVE_DIRECTORY = "Windows\\System32\\config"
-VALUE_TYPES = ("REG_DWORD", "REG_SZ")
+VALUE_TYPES = ("REG_DWORD", "REG_SZ", "REG_EXPAND_SZ")
 
 
 @dataclass(frozen=True)
@@ -81,15 +88,24 @@ class DeleteFiles(Action):
         return {"type": self.kind, "paths": list(self.paths)}
 
 
+def _names(data: object, where: str) -> tuple[str, str, str]:
+    if not isinstance(data, dict) or not all(isinstance(data.get(key), str) and data[key]
+                                             for key in ("hive", "key", "name")):
+        raise ArticleInvalid(f"{where}: each value needs a 'hive', 'key' and 'name'")
+    return data["hive"].upper(), data["key"], data["name"]
+
+
 @dataclass(frozen=True)
 class ValueSetting:
-    """One registry value a ``set-values`` action sets: ``{hive, key, name, value, value_type}``."""
+    """One registry value a ``set-values`` action sets: ``{hive, key, name, value, value_type}``, and
+    ``create = true`` when the value may be created (in free space of the hive's existing bins)."""
 
     hive: str  # upper case: SYSTEM, SOFTWARE
     key: str  # path inside the hive
     name: str
     value: int | str
     value_type: str  # one of VALUE_TYPES
+    create: bool = False
 
     @property
     def label(self) -> str:
@@ -101,9 +117,8 @@ class ValueSetting:
 
     @classmethod
     def parse(cls, data: object, where: str) -> ValueSetting:
-        if not isinstance(data, dict) or not all(isinstance(data.get(key), str) and data[key]
-                                                 for key in ("hive", "key", "name")):
-            raise ArticleInvalid(f"{where}: each value needs a 'hive', 'key' and 'name'")
+        hive, key, name = _names(data, where)
+        assert isinstance(data, dict)
         value_type, value = data.get("value_type"), data.get("value")
         if value_type not in VALUE_TYPES:
             raise ArticleInvalid(f"{where}: 'value_type' must be one of {', '.join(VALUE_TYPES)}")
@@ -112,11 +127,14 @@ class ValueSetting:
                 (expected is int and not 0 <= value <= 0xFFFFFFFF):
             raise ArticleInvalid(f"{where}: a {value_type} 'value' must be "
                                  f"{'a number from 0 to 4294967295' if expected is int else 'a string'}")
-        return cls(data["hive"].upper(), data["key"], data["name"], value, value_type)
+        create = data.get("create", False)
+        if not isinstance(create, bool):
+            raise ArticleInvalid(f"{where}: 'create' must be true or false")
+        return cls(hive, key, name, value, value_type, create)
 
     def to_json(self) -> dict[str, object]:
         return {"hive": self.hive, "key": self.key, "name": self.name, "value": self.value,
-                "value_type": self.value_type}
+                "value_type": self.value_type, **({"create": True} if self.create else {})}
 
 
 @dataclass(frozen=True)
@@ -143,8 +161,103 @@ class SetValues(Action):
         return {"type": self.kind, "values": [value.to_json() for value in self.values]}
 
 
-ACTION_TYPES: dict[str, type[ManualAction | DeleteFiles | SetValues]] = {
-    action.kind: action for action in (ManualAction, DeleteFiles, SetValues)
+@dataclass(frozen=True)
+class ValueName:
+    """One registry value a ``delete-values`` action deletes: ``{hive, key, name}``."""
+
+    hive: str
+    key: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.hive}\\{self.key}\\{self.name}"
+
+    @property
+    def hive_path(self) -> str:
+        return f"{HIVE_DIRECTORY}\\{self.hive}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"hive": self.hive, "key": self.key, "name": self.name}
+
+
+@dataclass(frozen=True)
+class DeleteValues(Action):
+    """Registry values deleted (``reg delete <key> /v <name> /f``): their cells freed, their key's list shortened."""
+
+    kind: ClassVar[str] = "delete-values"
+    writes_disk: ClassVar[bool] = True
+
+    values: tuple[ValueName, ...]
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], where: str) -> DeleteValues:
+        values = data.get("values")
+        if not isinstance(values, list) or not values:
+            raise ArticleInvalid(f"{where}: a delete-values action needs a non-empty list of 'values'")
+        return cls(tuple(ValueName(*_names(value, f"{where} values[{index}]")) for index, value in enumerate(values)))
+
+    @property
+    def changed_files(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value.hive_path for value in self.values))
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.kind, "values": [value.to_json() for value in self.values]}
+
+
+@dataclass(frozen=True)
+class BcdElement:
+    """An element of a BCD object: ``object`` is ``{default}`` (the boot manager's default entry) or a GUID in
+    braces, ``element`` the element type as 8 hex digits (``25000080`` is ``safeboot``)."""
+
+    object: str
+    element: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"object": self.object, "element": self.element}
+
+
+_GUID = re.compile(r"\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}")
+
+
+@dataclass(frozen=True)
+class DeleteBcdElements(Action):
+    """``bcdedit /store <BCD> /deletevalue <object> <element>``: the element's key deleted from the BCD hive
+    (``Boot\\BCD`` on an NTFS system volume, or ``EFI\\Microsoft\\Boot\\BCD`` on a FAT32 ESP), in place."""
+
+    kind: ClassVar[str] = "delete-bcd-elements"
+    writes_disk: ClassVar[bool] = True
+
+    elements: tuple[BcdElement, ...]
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], where: str) -> DeleteBcdElements:
+        elements = data.get("elements")
+        if not isinstance(elements, list) or not elements:
+            raise ArticleInvalid(f"{where}: a delete-bcd-elements action needs a non-empty list of 'elements'")
+        parsed = []
+        for index, element in enumerate(elements):
+            if not isinstance(element, dict) or not isinstance(element.get("object"), str) \
+                    or not isinstance(element.get("element"), str):
+                raise ArticleInvalid(f"{where} elements[{index}]: needs an 'object' and an 'element'")
+            name, kind = element["object"], element["element"]
+            if name.lower() != "{default}" and not _GUID.fullmatch(name):
+                raise ArticleInvalid(f"{where} elements[{index}]: 'object' must be {{default}} or a GUID in braces")
+            if not re.fullmatch(r"[0-9a-fA-F]{8}", kind):
+                raise ArticleInvalid(f"{where} elements[{index}]: 'element' must be 8 hex digits")
+            parsed.append(BcdElement(name.lower(), kind.upper()))
+        return cls(tuple(parsed))
+
+    @property
+    def changed_files(self) -> tuple[str, ...]:
+        return ("Boot\\BCD",)  # when the Windows volume is also the system volume (no System Reserved partition)
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.kind, "elements": [element.to_json() for element in self.elements]}
+
+
+ACTION_TYPES: dict[str, type[ManualAction | DeleteFiles | SetValues | DeleteValues | DeleteBcdElements]] = {
+    action.kind: action for action in (ManualAction, DeleteFiles, SetValues, DeleteValues, DeleteBcdElements)
 }
 
 

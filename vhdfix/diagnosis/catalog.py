@@ -38,6 +38,7 @@ class RemedyStep:
     documented: bool
     source: str
     action: Action
+    on_request: bool = False  # a documented disk step that is not the fix itself (enable a memory dump)
 
     @property
     def writes_disk(self) -> bool:
@@ -45,12 +46,13 @@ class RemedyStep:
 
     @property
     def extended(self) -> bool:
-        """A disk step that Microsoft does not document: written only when asked for by name."""
-        return self.writes_disk and not self.documented
+        """A disk step written only when asked for by name: one Microsoft does not document, or one marked
+        ``on_request`` (documented, but a preparation such as enabling a memory dump rather than the fix)."""
+        return self.writes_disk and (not self.documented or self.on_request)
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "text": self.text, "documented": self.documented, "source": self.source,
-                "action": self.action.to_json()}
+                "action": self.action.to_json(), **({"on_request": True} if self.on_request else {})}
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,12 @@ def _detection(data: dict[str, Any], rules: tuple[MatchRule, ...], where: str) -
 
 
 def _remedy(data: dict[str, Any], where: str) -> RemedyStep:
+    on_request = data.get("on_request", False)
+    if not isinstance(on_request, bool):
+        raise ArticleInvalid(f"{where}: 'on_request' must be true or false")
     return RemedyStep(_required(data, "id", str, where), _required(data, "text", str, where),
                       _required(data, "documented", bool, where), _required(data, "source", str, where),
-                      parse_action(data.get("action"), where))
+                      parse_action(data.get("action"), where), on_request)
 
 
 def parse_article(text: str, where: str) -> Article:

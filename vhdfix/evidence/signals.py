@@ -173,7 +173,7 @@ def boot_configuration(evidence: EvidenceSet, bcd: BcdReading | None) -> None:
         return
     evidence.warnings.extend(bcd.warnings)
     evidence.set("bcd.location", bcd.location)
-    evidence.add(FileEvidence("bcd.location", bcd.location, bcd.size, note=f"partition {bcd.partition}, hive "
+    evidence.add(FileEvidence("bcd.location", bcd.location, bcd.size, note=f"partition {bcd.partition.number}, hive "
                               + (bcd.hive.state if bcd.hive else "unreadable")))
     if bcd.hive is None:
         return

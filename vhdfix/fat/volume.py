@@ -86,6 +86,28 @@ def _long_name_part(entry: bytes) -> str:
     return chars.split("\0", 1)[0]
 
 
+@dataclass(frozen=True)
+class FatFile:
+    """Where a file's bytes lie: ``runs`` are volume (offset, length) pieces in file order holding its ``size``."""
+
+    path: str
+    size: int
+    runs: tuple[tuple[int, int], ...]
+
+    def volume_ranges(self, offset: int, length: int) -> list[tuple[int, int]]:
+        """Volume (offset, length) pieces of the file's bytes ``offset..offset + length``."""
+        pieces = []
+        position = 0
+        for at, size in self.runs:
+            low, high = max(offset, position), min(offset + length, position + size)
+            if low < high:
+                pieces.append((at + low - position, high - low))
+            position += size
+        if sum(size for _, size in pieces) != length:
+            raise CorruptVolume(f"{self.path}: bytes {offset}..{offset + length} lie outside the file")
+        return pieces
+
+
 class FatVolume:
     """A FAT file system on ``stream`` (a partition of the virtual disk)."""
 
@@ -199,6 +221,13 @@ class FatVolume:
                 runs.append((offset, length))
             left -= length
         return runs
+
+    def file(self, path: str) -> FatFile | None:
+        """The file at ``path`` and where its bytes lie; None when absent or a directory."""
+        entry = self.find(path)
+        if entry is None or entry.is_dir:
+            return None
+        return FatFile(path, entry.size, tuple(self.byte_runs(entry)))
 
     def read(self, entry: FatEntry, limit: int) -> tuple[bytes, bool]:
         """Up to ``limit`` bytes of a file, and whether it was cut short."""

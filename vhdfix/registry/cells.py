@@ -160,6 +160,16 @@ class Cells:
             offset += header.size
         return allocated
 
+    def track_free(self, offset: int) -> None:
+        """The writer freed the cell at ``offset``: a strict reader no longer accepts it."""
+        if self._allocated is not None:
+            self._allocated.pop(offset, None)
+
+    def track_allocated(self, offset: int, length: int) -> None:
+        """The writer allocated a cell of ``length`` data bytes at ``offset``."""
+        if self._allocated is not None:
+            self._allocated[offset] = length
+
     def corrupt(self, message: str) -> HiveCorrupt:
         return HiveCorrupt(f"{self.hive_name}: {message}")
 

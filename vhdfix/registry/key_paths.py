@@ -3,8 +3,8 @@
 The one path resolver of vhdfix, over :class:`Cells`: the reader (hive.py)
 and the writer (in-place edits, verification) find keys and values the same
 way, so they cannot disagree about which key a path names. Each key's subkey
-index is built once, on first use, and kept: the writer never changes a
-hive's key structure, only value data.
+index is built once, on first use, and kept until the writer changes the key
+structure (:meth:`KeyPaths.forget`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ class KeyPaths:
     def strict(cls, hive_name: str, image: bytes | bytearray) -> KeyPaths:
         """Paths over a strict cell reader of a whole image (every offset must start an allocated cell)."""
         return cls(Cells.strict(hive_name, image), read_base_block(image).root_cell_offset)
+
+    def forget(self) -> None:
+        """Drop every cached subkey index and path (a key was deleted)."""
+        self._children.clear()
+        self._found.clear()
 
     @property
     def current_control_set(self) -> str | None:

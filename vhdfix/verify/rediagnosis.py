@@ -13,7 +13,8 @@ def diagnosis_check(before: Inspection, after: Inspection, steps: Sequence[Remed
     """The repaired article no longer matches at all.
 
     When only extended steps were written, the article may still match: its rules read evidence that those
-    not-documented workarounds do not change, so the re-diagnosis is reported but does not fail the repair.
+    not-documented workarounds, or documented preparations such as enabling a memory dump, do not change, so the
+    re-diagnosis is reported but does not fail the repair.
     """
     article = before.article
     best = before.diagnosis.best if before.diagnosis is not None else None
@@ -30,9 +31,9 @@ def diagnosis_check(before: Inspection, after: Inspection, steps: Sequence[Remed
                                "state_after": after.diagnosis.state if after.diagnosis is not None else "unknown"}
     if remaining is None:
         return Check("diagnosis", True, f"{article.id} no longer matches", data)
-    if not any(step.documented for step in steps):
+    if not any(step.documented and not step.on_request for step in steps):
         return Check("diagnosis", None, f"{article.id} still matches with {remaining.confidence} confidence (only "
-                                        "steps not documented by Microsoft were written; vhdfix does not count on "
+                                        "on-request steps were written; vhdfix does not count on "
                                         "them to clear this diagnosis)", data)
     return Check("diagnosis", False, f"{article.id} still matches with {remaining.confidence} confidence: "
                                      f"{'; '.join(remaining.reasons)}", data)

@@ -21,7 +21,8 @@ dissect.ntfs object - it caches records - and a new volume view), and:
    logs of a clean hive, so this is also the simulated Windows log recovery:
    it must change nothing): not dirty, valid checksum, both sequence numbers
    equal to the committed one, a full cell walk from the root succeeds, and
-   every value holds its new data, in the walk and through the hive reader that inspect uses.
+   every value holds its new data, in the walk and through the hive reader that inspect uses;
+   every deleted value and key is gone from both.
 
 :func:`check_structures` raises :class:`~vhdfix.errors.VerificationFailed`
 listing every failure; :func:`structures_check` reports the same as a
@@ -41,11 +42,14 @@ from vhdfix.errors import VerificationFailed, VhdfixError
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
 from vhdfix.ntfs.index_node import IndexEntry, IndexKind, ntofs_ulongs
 from vhdfix.ntfs.mft_record import RECORD_MAGIC
+from vhdfix.partitions import read_partition_table
 from vhdfix.plan import WritePlan
 from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.registry.regf_format import REG_DWORD
 from vhdfix.verify.check import Check
+from vhdfix.windows.bcd import find_bcd
+from vhdfix.windows.hives import HiveReading
 from vhdfix.writer.context import WriteContext, context_for
 from vhdfix.writer.directory_index import read_directory_index
 from vhdfix.writer.hive_plan import EditedHive
@@ -197,8 +201,17 @@ class _Checker:
         for edited in self.expected.hives:
             self._hive(edited)
 
+    def _bcd(self, edited: EditedHive) -> HiveReading | None:
+        store, _ = find_bcd(self.context.disk, read_partition_table(self.context.disk))
+        if store is None or store.partition.offset != edited.volume:
+            self.problems.append(f"{edited.path}: the copy's BCD is not on the partition at {edited.volume}")
+            return None
+        return store.as_hive_reading()
+
     def _hive(self, edited: EditedHive) -> None:
-        reading = self.context.hive(edited.name)
+        reading = self.context.hive(edited.name) if edited.volume is None else self._bcd(edited)
+        if reading is None:
+            return
         if reading.hive is None:
             self.problems.append(f"{edited.path}: {reading.error}")
             return
@@ -219,10 +232,21 @@ class _Checker:
         except VhdfixError as exc:
             self.problems.append(f"{edited.path}: full walk failed: {exc}")
             return
+        for deleted in edited.deleted_values:
+            key = paths.find_key(deleted.key)
+            if key is not None and paths.find_value(key[0], deleted.name, f"key {deleted.key!r}") is not None:
+                self.problems.append(f"{deleted.label}: still present after its deletion")
+            elif hive.value(deleted.key, deleted.name) is not None:
+                self.problems.append(f"{deleted.label}: inspect's hive reader still reads it")
+        for gone in edited.deleted_keys:
+            if paths.find_key(gone.key) is not None or hive.key(gone.key) is not None:
+                self.problems.append(f"{gone.label}: still present after its deletion")
         for setting in edited.settings:
             expected = struct.pack("<I", setting.value) if isinstance(setting.value, int) else \
                 setting.value.encode("utf-16-le") + b"\0\0"
             key = paths.find_key(setting.key)
+            if key is None and setting.create:
+                continue  # planned as skipped: vhdfix creates values, never keys
             value = None if key is None else paths.find_value(key[0], setting.name, f"key {setting.key!r}")
             as_inspected = hive.value(setting.key, setting.name)
             if value is None or paths.cells.value_data(value, f"key {setting.key!r}") != expected:

@@ -17,6 +17,7 @@ from vhdfix.fat import FatVolume, is_fat_boot_sector
 from vhdfix.ntfs import NtfsVolume, volume_kind
 from vhdfix.partitions import Partition, PartitionTable
 from vhdfix.registry import Hive, open_hive
+from vhdfix.windows.hives import HiveReading
 
 NTFS_PATH = "Boot\\BCD"
 ESP_PATH = "EFI\\Microsoft\\Boot\\BCD"
@@ -34,20 +35,28 @@ SAFEBOOT = "25000080"  # BcdOSLoaderInteger_SafeBoot: 0 Minimal, 1 Network, 2 Ds
 
 @dataclass
 class BcdReading:
-    """The BCD store found on the disk: where, the parsed hive, or why it could not be read."""
+    """The BCD store found on the disk: where, the parsed hive, or why it could not be read; ``volume`` is the
+    file system it was read from, for a writer to patch the file in place."""
 
     location: str
-    partition: int
+    partition: Partition
     path: str
     size: int = 0
     hive: Hive | None = None
     error: InputError | None = None
     logs: list[str] = field(default_factory=list)
+    volume: NtfsVolume | FatVolume | None = field(default=None, repr=False)
+
+    def as_hive_reading(self) -> HiveReading:
+        """The store as the writer and the verifier see every hive, its path naming the partition."""
+        return HiveReading("BCD", f"{self.path} (partition {self.partition.number})", self.hive, self.error,
+                           list(self.logs))
 
     @property
     def warnings(self) -> list[str]:
         if self.error is not None:
-            return [f"BCD ({self.location}, partition {self.partition}): [{self.error.code}] {self.error.message}"]
+            return [f"BCD ({self.location}, partition {self.partition.number}): [{self.error.code}] "
+                    f"{self.error.message}"]
         assert self.hive is not None
         found = [f"BCD: {warning}" for warning in self.hive.warnings]
         if self.hive.state == "recovered":
@@ -97,7 +106,7 @@ def find_bcd(disk: Container, table: PartitionTable) -> tuple[BcdReading | None,
                 continue
             location, path, volume = opened
             data, cut = found
-            reading = BcdReading(location, partition.number, path, len(data))
+            reading = BcdReading(location, partition, path, len(data), volume=volume)
             if cut:
                 reading.error = HiveCorrupt(f"{path} is larger than {MAX_BCD_BYTES} bytes")
                 return reading, warnings

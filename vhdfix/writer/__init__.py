@@ -23,9 +23,8 @@ Python API::
   :class:`vhdfix.plan.WritePlan` (patches on virtual-disk offsets, one
   :class:`~vhdfix.plan.PlanStep` per remedy step) and also carries
   ``.notes`` (per step id: a file already absent, a value already set, a
-  manual step) and ``.expectations`` (what the verifier checks). Options:
-  ``allow_ktm_locked_hives`` (accept a hive whose base block says KTM
-  transactions are pending) and ``now`` (the hive commit time).
+  manual step, a hive's KTM flag) and ``.expectations`` (what the verifier
+  checks). Option: ``now`` (the hive commit time).
 * :func:`apply_patches` writes patches into an existing copy through its own
   container format (raw, fixed/dynamic VHD, VHDX), after checking every
   patch's old bytes and that it lands in stored container space.

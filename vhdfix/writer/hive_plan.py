@@ -1,4 +1,4 @@
-"""Plan the value edits of one hive into the volume: gates, edits, commit, and the hive file's clusters.
+"""Plan the edits of one hive into its file: gates, edits, commit, and the hive file's clusters.
 
 The hive is taken as :func:`vhdfix.windows.hives.load_hive` read it, i.e.
 after vhdfix's own log recovery (write-path.md §7):
@@ -12,11 +12,12 @@ after vhdfix's own log recovery (write-path.md §7):
   memory or in a log vhdfix could not use.
 
 A hive whose base block has Flags bit 0 ("KTM locked the hive": transactional
-registry operations pending or anticipated, regf spec 'Base block') is
-refused unless the caller accepts it. That flag is the only KTM signal vhdfix
-checks: the TxR logs (``config\\TxR\\*.regtrans-ms``/``.blf``) are CLFS
-files that exist, pre-allocated, on every Windows system, and vhdfix does not
-parse CLFS, so their presence says nothing and their content is not read.
+registry operations pending *or anticipated*, regf spec 'Base block') is
+edited, with a note in the plan: every Windows 10 SYSTEM hive carries that
+flag, clean ones included (write-path.md §6.5), and Windows reconciles the
+registry transactions of ``config\\TxR`` (CLFS logs) itself at boot. vhdfix
+does not parse CLFS, so it cannot tell pending transactions from the
+pre-allocated logs every system has; the flag alone is no reason to refuse.
 
 Hive-file offsets are mapped through the file's ``$DATA`` runs (attribute
 lists included, via dissect.ntfs) to volume offsets; compressed, sparse or
@@ -25,20 +26,20 @@ encrypted hive files are refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
 
-from vhdfix.diagnosis.actions import ValueSetting
+from vhdfix.diagnosis.actions import ValueName, ValueSetting
 from vhdfix.errors import (
     CorruptVolume,
     EncryptedFile,
     HiveDirty,
     HiveMissing,
     HiveRecoveredImageTooLarge,
-    HiveTransactionsPending,
     TargetCompressed,
     TargetNotAllocated,
     TargetSparse,
@@ -58,6 +59,11 @@ _IN_WINDOWS = "make the change with regedit in Windows (or in a repair VM that l
 _BOOT_WINDOWS = "start the VM (or a repair VM with the disk attached) once so that Windows reconciles the hive"
 
 
+def ktm_note(path: str) -> str:
+    return (f"warning: {path}: the base block's KTM flag is set (registry transactions pending or anticipated, as "
+            "on every Windows 10 SYSTEM hive); Windows reconciles its registry transactions (config\\TxR) at boot")
+
+
 @dataclass(frozen=True)
 class HiveFile:
     extents: Extents
@@ -66,14 +72,62 @@ class HiveFile:
 
 
 @dataclass(frozen=True)
+class KeyDeletion:
+    """A key (without subkeys) to delete: ``key`` is its path in the hive, ``label`` names it for people."""
+
+    key: str
+    label: str
+
+
+HiveOperation = ValueSetting | ValueName | KeyDeletion
+
+
+@dataclass(frozen=True)
 class EditedHive:
-    """What the plan does to one hive; the verifier re-reads the copy against it."""
+    """What the plan does to one hive; the verifier re-reads the copy against it.
+
+    ``volume`` is None for a hive of the Windows volume (``path`` in it), else the byte offset of the partition
+    that holds it (a BCD).
+    """
 
     name: str
     path: str
     sequence: int
     settings: tuple[ValueSetting, ...]
     recovered: bool  # the image recovered from the logs was written back under the edits
+    deleted_values: tuple[ValueName, ...] = ()
+    deleted_keys: tuple[KeyDeletion, ...] = ()
+    volume: int | None = None
+
+
+class HiveStore(Protocol):
+    """Where a hive file's bytes lie, for reading and planned writes."""
+
+    limit: int  # bytes of the file that exist and can be rewritten in place
+
+    def read(self, length: int) -> bytes: ...
+
+    def write(self, offset: int, data: bytes, step: int, reason: str) -> None: ...
+
+
+@dataclass
+class NtfsHiveStore:
+    view: VolumeView
+    extents: Extents
+    limit: int
+    path: str
+
+    def read(self, length: int) -> bytes:
+        return self.view.file_bytes(self.extents, 0, length, self.path)
+
+    def write(self, offset: int, data: bytes, step: int, reason: str) -> None:
+        self.view.write_file_bytes(self.extents, offset, data, self.path, step, reason)
+
+
+def ntfs_store(view: VolumeView, ntfs: NtfsVolume, path: str) -> NtfsHiveStore:
+    target = hive_file(ntfs, path)
+    return NtfsHiveStore(view, target.extents, min(target.initialized_size, target.data_size,
+                                                   target.extents.mapped_size), path)
 
 
 def hive_file(ntfs: NtfsVolume, path: str) -> HiveFile:
@@ -101,10 +155,11 @@ def hive_file(ntfs: NtfsVolume, path: str) -> HiveFile:
         return HiveFile(extents, form.FileSize, form.ValidDataLength)
 
 
-def plan_hive(view: VolumeView, ntfs: NtfsVolume, reading: HiveReading,
-              settings: Sequence[tuple[int, ValueSetting]], when: datetime,
-              allow_ktm_locked: bool) -> tuple[EditedHive | None, dict[int, list[str]]]:
-    """Plan ``settings`` (``(step, setting)``) into ``view``; None when every value already holds its value."""
+def plan_hive(store: Callable[[], HiveStore], reading: HiveReading,
+              operations: Sequence[tuple[int, HiveOperation]], when: datetime,
+              volume: int | None = None) -> tuple[EditedHive | None, dict[int, list[str]]]:
+    """Plan ``operations`` (``(step, operation)``) on one hive into ``store`` (made only when something is
+    written); None when nothing needs to change (every value already holds its value, nothing to delete)."""
     if reading.error is not None:
         raise reading.error
     hive = reading.hive
@@ -112,22 +167,26 @@ def plan_hive(view: VolumeView, ntfs: NtfsVolume, reading: HiveReading,
     if hive.state == "dirty-no-log":
         raise HiveDirty(f"{reading.path} is dirty (its last changes are not in the file) and no transaction log "
                         f"could be applied; {_BOOT_WINDOWS}")
-    if read_base_block(hive.data).flags & BASE_BLOCK_FLAG_KTM_LOCKED and not allow_ktm_locked:
-        raise HiveTransactionsPending(f"{reading.path}: the Kernel Transaction Manager locked the hive "
-                                      "(transactions pending); " + _BOOT_WINDOWS)
-    editor = HiveEditor(reading.name, hive.data)
+    editor = HiveEditor(reading.name, hive.data, when)
     notes: dict[int, list[str]] = {}
-    for step, setting in settings:
-        note = editor.set_value(setting, step)
+    for step, operation in operations:
+        if isinstance(operation, ValueSetting):
+            note = editor.set_value(operation, step)
+        elif isinstance(operation, ValueName):
+            note = editor.delete_value(operation, step)
+        else:
+            note = editor.delete_key(operation.key, operation.label, step)
         if note is not None:
             notes.setdefault(step, []).append(note)
     if not editor.writes:
         return None, notes
-    first_step = min(step for step, _ in settings)
+    first_step = min(step for step, _ in operations)
+    if read_base_block(hive.data).flags & BASE_BLOCK_FLAG_KTM_LOCKED:
+        notes.setdefault(first_step, []).append(ktm_note(reading.path))
     sequence = editor.commit(hive.max_sequence, when, first_step)
 
-    target = hive_file(ntfs, reading.path)
-    limit = min(target.initialized_size, target.data_size, target.extents.mapped_size)
+    target = store()
+    limit = target.limit
     if hive.state == "recovered" and len(editor.image) > limit:
         raise HiveRecoveredImageTooLarge(
             f"{reading.path}: the hive recovered from its logs is {len(editor.image)} bytes, the file holds "
@@ -136,7 +195,7 @@ def plan_hive(view: VolumeView, ntfs: NtfsVolume, reading: HiveReading,
         raise TargetNotAllocated(f"{reading.path}: an edit lies beyond the file's {limit} bytes of initialised data; "
                                  f"{_IN_WINDOWS}")
     span = min(len(editor.image), limit)
-    original = view.file_bytes(target.extents, 0, span, reading.path)
+    original = target.read(span)
     applied = [f"{log.name} ({log.entries_applied} entries)" for log in hive.logs if log.status == "applied"]
     recovery = f"write back the hive recovered from {', '.join(applied) or 'its logs'}"
     for start, end in differing_runs(original, editor.image[:span]):
@@ -145,7 +204,9 @@ def plan_hive(view: VolumeView, ntfs: NtfsVolume, reading: HiveReading,
         if original[start:end] != hive.data[start:end]:
             reasons.insert(0, recovery)
         step = min((w[2] for w in touching), default=first_step)
-        view.write_file_bytes(target.extents, start, bytes(editor.image[start:end]), reading.path, step,
-                              f"{reading.name} hive: {'; '.join(dict.fromkeys(reasons))}")
-    return EditedHive(reading.name, reading.path, sequence, tuple(s for _, s in settings),
-                      hive.state == "recovered"), notes
+        target.write(start, bytes(editor.image[start:end]), step,
+                     f"{reading.name} hive: {'; '.join(dict.fromkeys(reasons))}")
+    return EditedHive(reading.name, reading.path, sequence,
+                      tuple(op for _, op in operations if isinstance(op, ValueSetting)), hive.state == "recovered",
+                      tuple(op for _, op in operations if isinstance(op, ValueName)),
+                      tuple(op for _, op in operations if isinstance(op, KeyDeletion)), volume), notes

@@ -4,9 +4,14 @@ Actions (:mod:`vhdfix.diagnosis.actions`):
 
 * :class:`DeleteFiles`: each path is removed (:mod:`vhdfix.writer.ntfs_delete`);
   a path that does not exist gives no patch and a note;
-* :class:`SetValues`: values are changed in place
-  (:mod:`vhdfix.writer.hive_plan`); all values of one hive are committed
-  together, and a value that already holds its value gives a note;
+* :class:`SetValues`: values are changed in place, or created in free
+  cells when the setting allows it (:mod:`vhdfix.writer.hive_plan`); a value
+  that already holds its value gives a note;
+* :class:`DeleteValues`: values are deleted; a missing one gives a note;
+  all edits of one hive are committed together;
+* :class:`DeleteBcdElements`: element keys are deleted from the disk's BCD
+  (:mod:`vhdfix.writer.bcd_plan`), on NTFS or on the FAT32 ESP; a missing
+  element gives a note;
 * an action that does not write the disk (:class:`ManualAction`): nothing is
   written; the step is listed with a note.
 
@@ -26,12 +31,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from vhdfix.diagnosis.actions import DeleteFiles, SetValues, ValueSetting
+from vhdfix.diagnosis.actions import BcdElement, DeleteBcdElements, DeleteFiles, DeleteValues, SetValues
 from vhdfix.diagnosis.catalog import RemedyStep
 from vhdfix.plan import PlanStep, WritePlan
+from vhdfix.writer.bcd_plan import plan_bcd
 from vhdfix.writer.context import WriteContext
 from vhdfix.writer.gates import check_no_pending_log, check_volume
-from vhdfix.writer.hive_plan import EditedHive, plan_hive
+from vhdfix.writer.hive_plan import EditedHive, HiveOperation, ntfs_store, plan_hive
 from vhdfix.writer.ntfs_delete import RemovedFile, remove_file
 from vhdfix.writer.volume_view import VolumeView
 
@@ -59,8 +65,7 @@ class RepairPlan(WritePlan):
         return {"steps": [{**step.to_json(), "notes": self.notes.get(step.id, [])} for step in self.steps]}
 
 
-def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, allow_ktm_locked_hives: bool = False,
-                 now: datetime | None = None) -> RepairPlan:
+def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, now: datetime | None = None) -> RepairPlan:
     """Plan ``steps`` against the disk opened in ``context``; raise RefusedUnsafe (or another VhdfixError)
     when any of it cannot be written exactly. Nothing is written."""
     check_no_pending_log(context.disk)
@@ -68,7 +73,8 @@ def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, allow_kt
     view = VolumeView(context.disk, context.partition.offset, context.ntfs)
     notes: dict[int, list[str]] = {}
     removed: list[RemovedFile] = []
-    settings: dict[str, list[tuple[int, ValueSetting]]] = {}
+    operations: dict[str, list[tuple[int, HiveOperation]]] = {}
+    elements: list[tuple[int, BcdElement]] = []
     for index, step in enumerate(steps):
         action = step.action
         if isinstance(action, DeleteFiles):
@@ -78,24 +84,34 @@ def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, allow_kt
                     notes.setdefault(index, []).append(f"{path} does not exist; nothing to remove")
                 else:
                     removed.append(result)
-        elif isinstance(action, SetValues):
-            for setting in action.values:
-                settings.setdefault(setting.hive, []).append((index, setting))
+        elif isinstance(action, SetValues | DeleteValues):
+            for item in action.values:
+                operations.setdefault(item.hive, []).append((index, item))
+        elif isinstance(action, DeleteBcdElements):
+            elements.extend((index, element) for element in action.elements)
         elif action.writes_disk:
             raise TypeError(f"{step.id}: the planner does not know the {action.kind} action")
         else:
             notes.setdefault(index, []).append("a manual step: vhdfix writes nothing for it")
     hives: list[EditedHive] = []
     when = now or datetime.now(timezone.utc)
-    for name, hive_settings in settings.items():
-        edited, hive_notes = plan_hive(view, context.ntfs, context.hive(name), hive_settings, when,
-                                       allow_ktm_locked_hives)
+    for name, hive_operations in operations.items():
+        reading = context.hive(name)
+        edited, hive_notes = plan_hive(lambda path=reading.path: ntfs_store(view, context.ntfs, path), reading,
+                                       hive_operations, when)
         for index, texts in hive_notes.items():
             notes.setdefault(index, []).extend(texts)
         if edited is not None:
             hives.append(edited)
 
     step_patches = view.patches()
+    if elements:
+        edited, bcd_notes, bcd_patches = plan_bcd(context.disk, elements, when)
+        for index, texts in bcd_notes.items():
+            notes.setdefault(index, []).extend(texts)
+        if edited is not None:
+            hives.append(edited)
+        step_patches += bcd_patches
     expectations = Expectations(context.partition.offset, tuple(removed),
                                 tuple(sorted({item.directory for item in removed})),
                                 tuple(view.written_blocks()), tuple(hives))
