@@ -106,7 +106,7 @@ def choose_steps(article: Article, extended: Collection[str]) -> StepChoice:
 
 def _disk_writes(article: Article, extended: Collection[str]) -> tuple[tuple[str, object], ...]:
     return tuple((step.id, step.action) for step in article.remedy
-                 if step.writes_disk and (step.documented or step.id in extended))
+                 if step.writes_disk and (not step.extended or step.id in extended))
 
 
 def check_tie(diagnosis: Diagnosis, extended: Collection[str]) -> None:
@@ -334,13 +334,19 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
                       f"no boot-error article applies to this disk (state: {state}); nothing was written")
         return
     assert inspection.diagnosis is not None and inspection.diagnosis.best is not None, "an article has a match"
-    if not inspection.diagnosis.best.disk_evidence:
-        result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
-                      f"{article.id}: named by the screen text only, the disk shows no sign of its cause; "
-                      f"nothing was written")
-        return
     check_tie(inspection.diagnosis, extended)
     result.steps = choose_steps(article, extended)
+    if not inspection.diagnosis.best.disk_evidence:
+        # Named by the screen alone, the disk shows no cause to fix: only a preparation asked for by name (the
+        # memory-dump settings of the articles whose remedy is a dump) is written.
+        result.steps.apply = [step for step in result.steps.apply if step.on_request]
+        if not result.steps.apply:
+            offered = [step_flag(step.id) for step in article.remedy if step.on_request]
+            hint = f"; on request: {', '.join(offered)}" if offered else ""
+            result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
+                          f"{article.id}: named by the screen text only, the disk shows no sign of its cause; "
+                          f"nothing was written{hint}")
+            return
     steps = result.steps.apply
     if not steps:
         documented = [step for step in article.remedy if step.documented and step.writes_disk]

@@ -29,6 +29,9 @@ def diagnosis_check(before: Inspection, after: Inspection, steps: Sequence[Remed
     data: dict[str, object] = {"article": article.id, "before": best.confidence,
                                "after": remaining.confidence if remaining else None, "best_after": after_best,
                                "state_after": after.diagnosis.state if after.diagnosis is not None else "unknown"}
+    if steps and all(step.on_request for step in steps):
+        return Check("diagnosis", None, f"only on-request preparations were written, which do not address "
+                                        f"{article.id}'s cause: the diagnosis is not expected to change", data)
     if remaining is None:
         return Check("diagnosis", True, f"{article.id} no longer matches", data)
     if not any(step.documented and not step.on_request for step in steps):
