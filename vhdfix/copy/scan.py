@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
 
+from vhdfix.copy.digests import BLOCK, BlockDigests
 from vhdfix.disk.container import Container, Range, merge_ranges
 from vhdfix.errors import OldBytesMismatch
 from vhdfix.plan import BytePatch
 
-CHUNK = 1 << 20  # pieces never cross a CHUNK boundary; every target block size is a multiple of it
+CHUNK = BLOCK  # pieces never cross a CHUNK boundary; every target block size is a multiple of it
 ZERO_CHUNK = bytes(CHUNK)
 
 
@@ -35,8 +36,10 @@ class PatchedScan:
     passes them; a difference stops the copy with :class:`PatchMismatch`.
     """
 
-    def __init__(self, source: Container, patches: Sequence[BytePatch] = ()) -> None:
+    def __init__(self, source: Container, patches: Sequence[BytePatch] = (),
+                 digests: BlockDigests | None = None) -> None:
         self.source = source
+        self.digests = digests  # records the input's bytes as they are read, before patching
         self.patches = sorted(patches, key=lambda patch: patch.offset)
         for patch in self.patches:
             if patch.end > source.virtual_size:
@@ -57,6 +60,8 @@ class PatchedScan:
         upcoming = 0
         for offset, length in _chunk_split(self.ranges):
             data = self.source.read(offset, length)
+            if self.digests is not None:
+                self.digests.add(offset, data)
             while upcoming < len(self.patches) and self.patches[upcoming].end <= offset:
                 upcoming += 1
             if upcoming < len(self.patches) and self.patches[upcoming].offset < offset + length:
@@ -66,6 +71,8 @@ class PatchedScan:
                 after_read()
             if data != (ZERO_CHUNK if length == CHUNK else bytes(length)):
                 yield offset, data
+        if self.digests is not None:
+            self.digests.finish()
 
     def _splice(self, offset: int, data: bytes, first: int) -> bytes:
         end = offset + len(data)
