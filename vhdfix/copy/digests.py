@@ -12,7 +12,9 @@ the plan changes nothing. Memory is 16 bytes per MiB of virtual disk.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ BLOCK = 1 << 20
 DIGEST_SIZE = 16
 NO_DIGEST = bytes(DIGEST_SIZE)
 ZERO_BLOCK = bytes(BLOCK)
+IN_FLIGHT = 8  # blocks handed to the hashing thread and not yet hashed
 Span = tuple[int, int]  # [start, stop) within a block
 
 
@@ -73,6 +76,32 @@ def block_digest(data: bytes, mask: Sequence[Span] = ()) -> bytes:
     return digest.digest()[:DIGEST_SIZE]
 
 
+class Background:
+    """Calls run on ``workers`` threads (one: in the order given); :meth:`submit` waits while :data:`IN_FLIGHT` are
+    pending. Each result is handed to ``done`` in the order given; the first exception is raised by the next call
+    here."""
+
+    def __init__(self, done: Callable[[object], None] = lambda result: None, workers: int = 1) -> None:
+        self._done = done
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="vhdfix-digest")
+        self._pending: deque[Future[object]] = deque()
+
+    def submit(self, call: Callable[..., object], *args: object) -> None:
+        while len(self._pending) >= IN_FLIGHT:
+            self._done(self._pending.popleft().result())
+        self._pending.append(self._pool.submit(call, *args))
+
+    def drain(self) -> None:
+        """Wait for every call."""
+        while self._pending:
+            self._done(self._pending.popleft().result())
+
+    def close(self) -> None:
+        """Stop the thread; calls not started are dropped."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+
+
 @dataclass
 class _OpenBlock:
     """The block being recorded: pieces arrive in ascending order, gaps between them are zeros."""
@@ -118,18 +147,35 @@ class BlockDigests:
         self.masks = patch_masks(patches)
         self._table = bytearray(self.blocks * DIGEST_SIZE)
         self._open: _OpenBlock | None = None
+        self._worker: Background | None = None
 
     def add(self, offset: int, data: bytes) -> None:
-        """Record the input's bytes ``data`` at virtual ``offset``; a piece never crosses a block boundary."""
+        """Record the input's bytes ``data`` at virtual ``offset``; a piece never crosses a block boundary.
+        Pieces come in ascending order; they are hashed in the background."""
+        if self._worker is None:
+            self._worker = Background()
+        self._worker.submit(self._add, offset, data)
+
+    def finish(self) -> None:
+        """Wait until every piece given is recorded."""
+        if self._worker is not None:
+            self._worker.submit(self._close)
+            self._worker.drain()
+            self.close()
+
+    def close(self) -> None:
+        """Stop the hashing thread (also when the copy failed)."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def _add(self, offset: int, data: bytes) -> None:
         block, within = divmod(offset, BLOCK)
         if self._open is None or self._open.index != block:
             self._close()
             length = min(BLOCK, self.virtual_size - block * BLOCK)
             self._open = _OpenBlock(block, length, self.masks.get(block, ()))
         self._open.add(within, data)
-
-    def finish(self) -> None:
-        self._close()
 
     def _close(self) -> None:
         if self._open is not None:

@@ -57,6 +57,15 @@ class PatchedScan:
     def pieces(self, after_read: Callable[[], None] | None = None) -> Iterator[tuple[int, bytes]]:
         """``(virtual offset, data)`` for every piece that holds a non-zero byte after patching;
         ``after_read`` is called after each piece is read, zero or not."""
+        try:
+            yield from self._pieces(after_read)
+            if self.digests is not None:
+                self.digests.finish()
+        finally:
+            if self.digests is not None:
+                self.digests.close()
+
+    def _pieces(self, after_read: Callable[[], None] | None) -> Iterator[tuple[int, bytes]]:
         upcoming = 0
         for offset, length in _chunk_split(self.ranges):
             data = self.source.read(offset, length)
@@ -71,8 +80,6 @@ class PatchedScan:
                 after_read()
             if data != (ZERO_CHUNK if length == CHUNK else bytes(length)):
                 yield offset, data
-        if self.digests is not None:
-            self.digests.finish()
 
     def _splice(self, offset: int, data: bytes, first: int) -> bytes:
         end = offset + len(data)
