@@ -15,19 +15,18 @@ per block; it runs at about 2.9 GB/s where SHA-256 runs at 1.1-1.5 GB/s on
 the benchmark machine, and both the input and the copy are digested
 (benchmarks/bench_repair_data.py).
 
-Hashing runs on background threads (:class:`Background`; zlib releases the GIL), so that it overlaps the
-reading and writing, with at most :data:`IN_FLIGHT` blocks waiting: memory stays constant.
+Hashing runs on a background thread (:class:`~vhdfix.copy.background.Background`; zlib releases the GIL), so
+that it overlaps the reading and writing.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from vhdfix.copy.background import Background
 from vhdfix.plan import BytePatch
 
 BLOCK = 1 << 20
@@ -35,7 +34,6 @@ DIGEST_SIZE = 8
 PRESENT = 1 << 32  # set in every digest of a block holding data, so that none equals NO_DIGEST
 NO_DIGEST = bytes(DIGEST_SIZE)
 ZERO_BLOCK = bytes(BLOCK)
-IN_FLIGHT = 8  # blocks handed to the hashing thread and not yet hashed
 Span = tuple[int, int]  # [start, stop) within a block
 
 
@@ -98,32 +96,6 @@ def block_digest(data: bytes, mask: Sequence[Span] = ()) -> bytes:
     for start, stop in unmasked(0, len(data), mask):
         digest.update(view[start:stop])
     return digest.digest()
-
-
-class Background:
-    """Calls run on ``workers`` threads (one: in the order given); :meth:`submit` waits while :data:`IN_FLIGHT` are
-    pending. Each result is handed to ``done`` in the order given; the first exception is raised by the next call
-    here."""
-
-    def __init__(self, done: Callable[[object], None] = lambda result: None, workers: int = 1) -> None:
-        self._done = done
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="vhdfix-digest")
-        self._pending: deque[Future[object]] = deque()
-
-    def submit(self, call: Callable[..., object], *args: object) -> None:
-        while len(self._pending) >= IN_FLIGHT:
-            self._done(self._pending.popleft().result())
-        self._pending.append(self._pool.submit(call, *args))
-
-    def drain(self) -> None:
-        """Wait for every call."""
-        while self._pending:
-            self._done(self._pending.popleft().result())
-
-    def close(self) -> None:
-        """Stop the thread; calls not started are dropped."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._pending.clear()
 
 
 @dataclass

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from vhdfix.copy.background import Background
 from vhdfix.copy.temporaries import Owner, remove_stale_temporaries, temporary_name
 from vhdfix.errors import OutputError, OutputExists, OutputFull, OutputInvalid, VhdfixError
 
@@ -100,6 +101,7 @@ class OutputFile:
         self._directory = -1  # target's directory, held open for an unnamed file
         self._named: Path | None = None  # the temporary name, when the file has one
         self._committed = False
+        self._writer: Background | None = None  # the thread that writes
 
     def __enter__(self) -> OutputFile:
         self.stale_removed = remove_stale_temporaries(self.target)
@@ -158,7 +160,20 @@ class OutputFile:
         return OutputError(f"{self.target}: {what} failed: {exc.strerror or exc}")
 
     def write_at(self, offset: int, data: bytes) -> None:
-        """Write ``data`` at ``offset``, leaving its all-zero host pages unwritten (holes read as zeros)."""
+        """Write ``data`` at ``offset``, leaving its all-zero host pages unwritten (holes read as zeros).
+
+        The write is done on a background thread, in the order given, while the copy reads on; its error is raised
+        by a later call (at the latest :meth:`sync`)."""
+        if self._writer is None:
+            self._writer = Background()
+        self._writer.submit(self._write_now, offset, data)
+
+    def _settle(self) -> None:
+        """Wait for every write handed to the background thread (raising the first error)."""
+        if self._writer is not None:
+            self._writer.drain()
+
+    def _write_now(self, offset: int, data: bytes) -> None:
         view = memoryview(data)
         for start, stop in data_runs(data, offset):
             position = start
@@ -179,18 +194,21 @@ class OutputFile:
 
     def truncate(self, size: int) -> None:
         """Set the file's length; bytes never written read as zeros."""
+        self._settle()
         try:
             os.ftruncate(self._fd, size)
         except OSError as exc:
             raise self._error(exc, f"setting the file size to {size}") from None
 
     def sync(self) -> None:
+        self._settle()
         try:
             os.fsync(self._fd)
         except OSError as exc:
             raise self._error(exc, "flushing the file to disk") from None
 
     def stat(self) -> os.stat_result:
+        self._settle()
         return os.fstat(self._fd)
 
     def commit(self) -> None:
@@ -287,6 +305,9 @@ class OutputFile:
                 os.close(fd)
 
     def _close(self) -> None:
+        if self._writer is not None:  # no write may land after the descriptor is closed, or on a reused one
+            self._writer.close()
+            self._writer = None
         for fd in (self._fd, self._directory):
             if fd >= 0:
                 with contextlib.suppress(OSError):  # closing an unnamed file frees it; nothing else to do

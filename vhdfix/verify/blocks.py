@@ -13,7 +13,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 
-from vhdfix.copy.digests import BLOCK, NO_DIGEST, Background, BlockDigests, Span, block_digest
+from vhdfix.copy.background import Background
+from vhdfix.copy.digests import BLOCK, NO_DIGEST, BlockDigests, Span, block_digest
 from vhdfix.disk.container import Container, Range
 from vhdfix.verify.check import Check
 
