@@ -259,10 +259,10 @@ def test_a_corrupted_copy_fails_verification_and_is_removed(monkeypatch: pytest.
     source.close()
     write = FlatWriter.write
 
-    def corrupting(self: FlatWriter, offset: int, data: bytes) -> None:
+    def corrupting(self: FlatWriter, offset: int, data: bytes, stored_at: int | None = None) -> None:
         if offset <= at < offset + len(data):
-            data = data[:at - offset] + b"t" + data[at - offset + 1:]
-        write(self, offset, data)
+            data, stored_at = data[:at - offset] + b"t" + data[at - offset + 1:], None
+        write(self, offset, data, stored_at)
 
     monkeypatch.setattr(FlatWriter, "write", corrupting)
     result = repair(disk, tmp_path / "out.raw", format="raw")

@@ -10,6 +10,8 @@ failure is ``verification-failed`` and leaves nothing behind.
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -173,3 +175,29 @@ def test_a_changed_byte_inside_a_patch_is_caught_by_the_structural_checks(tmp_pa
         failed = failed_checks(result)
         assert "untouched-blocks" not in failed and failed & {"writer", "untouched-files", "diagnosis"}, \
             (patch.reason, result.to_json()["verification"])
+
+
+@pytest.mark.parametrize(("kind", "fmt", "kernel"), [
+    ("vhdx", "raw", True), ("vhdx", "vhd-fixed", True), ("vhd-fixed", "raw", True), ("vhdx", "vhdx", False),
+    ("vhd-dynamic", "raw", False)])
+def test_the_kernel_copies_what_both_files_store_contiguously(kind: str, fmt: str, kernel: bool,
+                                                               tmp_path: Path) -> None:
+    """Raw and fixed VHD outputs take unpatched pieces that a raw, fixed VHD or VHDX input stores whole straight
+    from the input file (os.copy_file_range); the block-level proof covers them like any other byte."""
+    names = {"vhdx": f"{PA}-gpt-vhdx-dynamic", "vhd-fixed": f"{PA}-gpt-vhd-fixed", "vhd-dynamic": f"{PA}.vhd"}
+    disk = sample(names[kind], tmp_path)
+    result = repair(disk, tmp_path / f"out{TARGETS[fmt]}", format=fmt)
+    assert result.exit_code == 0 and result.copy is not None, result.to_json()
+    copied = result.to_json()["output"]["kernel_copied"]
+    assert (copied > 0) == kernel and copied <= result.copy.bytes_written
+    assert all(check.passed is not False for check in result.checks)
+
+
+def test_where_the_kernel_cannot_copy_the_copy_is_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def refuse(*args: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    result = repair(sample(f"{PA}-gpt-vhdx-dynamic", tmp_path), tmp_path / "out.raw", format="raw")
+    assert result.exit_code == 0 and result.copy is not None and result.copy.kernel_copied == 0, result.to_json()
+    assert {check.name: check.passed for check in result.checks}["untouched-blocks"] is True

@@ -18,6 +18,7 @@ from vhdfix.copy.vhd import DynamicVhdWriter, fixed_footer, fixed_size
 from vhdfix.copy.vhdx import DEFAULT_BLOCK_SIZE, VhdxWriter
 from vhdfix.copy.writer import FlatWriter, ImageWriter
 from vhdfix.disk.container import Container
+from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.vhdx import VhdxDisk
 from vhdfix.errors import FormatNotAvailable, OutputExists, OutputIsInput
 from vhdfix.plan import BytePatch
@@ -57,11 +58,12 @@ def resolve_target(requested: str, source: Container) -> Target:
 
 def open_writer(target: Target, out: OutputFile, source: Container) -> ImageWriter:
     size = source.virtual_size
+    source_file = source.image.fileno() if isinstance(source.image, ImageFile) else None
     if target.format == "raw":
-        return FlatWriter(out, size)
+        return FlatWriter(out, size, source_file=source_file)
     if target.format == "vhd" and target.variant == "fixed":
         rounded = fixed_size(size)
-        return FlatWriter(out, rounded, fixed_footer(rounded))
+        return FlatWriter(out, rounded, fixed_footer(rounded), source_file)
     if target.format == "vhd":
         return DynamicVhdWriter(out, size)
     logical = source.info.sector_size
@@ -107,9 +109,10 @@ class CopyResult:
     file_size: int
     allocated: int  # bytes the file occupies on its file system
     bytes_read: int  # bytes of the source read: its allocated data
-    bytes_written: int  # bytes written to the file (zero pages are skipped)
+    bytes_written: int  # bytes written to the file (zero pages are skipped), by the kernel's copy included
     seconds: float  # from the first read to the output in place, ``check`` included
     check_seconds: float = 0.0  # of which spent in ``check``
+    kernel_copied: int = 0  # of bytes_written, copied from the input by the kernel (os.copy_file_range)
     stale_removed: tuple[str, ...] = ()  # temporary files of killed earlier copies to this path, removed first
     blob: dict[str, object] | None = None  # a page blob's destination: what was found, requests, bytes sent
 
@@ -118,7 +121,7 @@ class CopyResult:
             "path": self.path, "format": self.format, "variant": self.variant, "virtual_size": self.virtual_size,
             "size": self.file_size, "allocated": self.allocated, "bytes_read": self.bytes_read,
             "bytes_written": self.bytes_written, "seconds": round(self.seconds, 3),
-            "copy_seconds": round(self.seconds - self.check_seconds, 3),
+            "copy_seconds": round(self.seconds - self.check_seconds, 3), "kernel_copied": self.kernel_copied,
             "stale_temporaries_removed": list(self.stale_removed)}
         if self.blob is not None:
             fields["blob"] = self.blob
@@ -170,8 +173,8 @@ def copy_disk(source: Container, output: str | os.PathLike[str] | BlobOutput, ta
     with OutputFile(path, replace) as out:
         writer = open_writer(resolved, out, source)
         report = _reporter(scan, out, progress, started)
-        for offset, data in scan.pieces(report):
-            writer.write(offset, data)
+        for offset, data, stored_at in scan.pieces(report):
+            writer.write(offset, data, stored_at)
         writer.finish()
         out.sync()
         report(finished=True)
@@ -180,7 +183,7 @@ def copy_disk(source: Container, output: str | os.PathLike[str] | BlobOutput, ta
         out.commit()
     return CopyResult(str(path), resolved.format, resolved.variant, writer.virtual_size, stat.st_size,
                       getattr(stat, "st_blocks", 0) * 512, scan.done, out.bytes_written, time.monotonic() - started,
-                      checked, tuple(str(stale) for stale in out.stale_removed))
+                      checked, out.kernel_copied, tuple(str(stale) for stale in out.stale_removed))
 
 
 def _copy_to_blob(source: Container, out: BlobOutput, target: str, patches: Sequence[BytePatch],
@@ -193,7 +196,7 @@ def _copy_to_blob(source: Container, out: BlobOutput, target: str, patches: Sequ
     started = time.monotonic()
     with out:
         report = _reporter(scan, out, progress, started)
-        for offset, data in scan.pieces(report):
+        for offset, data, _ in scan.pieces(report):
             out.write_at(offset, data)
         out.write_at(out.virtual_size, fixed_footer(out.virtual_size))
         out.sync()

@@ -96,6 +96,8 @@ class OutputFile:
         self.path = target
         self.stale_removed: list[Path] = []  # temporary files of killed writers, removed before this one was made
         self.bytes_written = 0
+        self.kernel_copied = 0  # of bytes_written, copied by the kernel from another file
+        self._kernel_copy = hasattr(os, "copy_file_range")
         self._unflushed = 0
         self._fd = -1
         self._directory = -1  # target's directory, held open for an unnamed file
@@ -168,6 +170,37 @@ class OutputFile:
             self._writer = Background()
         self._writer.submit(self._write_now, offset, data)
 
+    def copy_at(self, offset: int, data: bytes, source: int, source_offset: int) -> None:
+        """As :meth:`write_at`, for ``data`` that the file ``source`` (a descriptor) holds at ``source_offset``:
+        when every host page of it holds data, the kernel copies it (``os.copy_file_range``: no second pass
+        through Python's buffers); otherwise, or where the kernel cannot, it is written."""
+        if self._writer is None:
+            self._writer = Background()
+        self._writer.submit(self._copy_now, offset, data, source, source_offset)
+
+    def _copy_now(self, offset: int, data: bytes, source: int, source_offset: int) -> None:
+        if not self._kernel_copy or data_runs(data, offset) != [(0, len(data))]:
+            self._write_now(offset, data)
+            return
+        position = 0
+        while position < len(data):
+            try:
+                count = os.copy_file_range(source, self._fd, len(data) - position, source_offset + position,
+                                           offset + position)
+            except OSError as exc:
+                if exc.errno in NO_SPACE:
+                    raise self._error(exc, f"writing at offset {offset + position}") from None
+                count = 0  # this pair of files cannot be copied by the kernel: write instead
+            if count <= 0:
+                self._kernel_copy = False
+                self._write_now(offset + position, data[position:])
+                return
+            position += count
+            self.bytes_written += count
+            self.kernel_copied += count
+            self._unflushed += count
+        self._start_writeback()
+
     def _settle(self) -> None:
         """Wait for every write handed to the background thread (raising the first error)."""
         if self._writer is not None:
@@ -188,6 +221,9 @@ class OutputFile:
                 position += count
                 self.bytes_written += count
                 self._unflushed += count
+        self._start_writeback()
+
+    def _start_writeback(self) -> None:
         if self._unflushed >= WRITEBACK_INTERVAL and START_WRITEBACK is not None:
             START_WRITEBACK(self._fd, 0, 0, SYNC_FILE_RANGE_WRITE)  # a hint: fsync reports any error
             self._unflushed = 0

@@ -54,8 +54,9 @@ class PatchedScan:
         self.total = sum(length for _, length in self.ranges)
         self.done = 0  # bytes read so far
 
-    def pieces(self, after_read: Callable[[], None] | None = None) -> Iterator[tuple[int, bytes]]:
-        """``(virtual offset, data)`` for every piece that holds a non-zero byte after patching;
+    def pieces(self, after_read: Callable[[], None] | None = None) -> Iterator[tuple[int, bytes, int | None]]:
+        """``(virtual offset, data, stored at)`` for every piece that holds a non-zero byte after patching, with
+        where an unpatched piece is stored contiguously in the source's image file (else None);
         ``after_read`` is called after each piece is read, zero or not."""
         try:
             yield from self._pieces(after_read)
@@ -65,7 +66,7 @@ class PatchedScan:
             if self.digests is not None:
                 self.digests.close()
 
-    def _pieces(self, after_read: Callable[[], None] | None) -> Iterator[tuple[int, bytes]]:
+    def _pieces(self, after_read: Callable[[], None] | None) -> Iterator[tuple[int, bytes, int | None]]:
         upcoming = 0
         for offset, length in _chunk_split(self.ranges):
             data = self.source.read(offset, length)
@@ -73,13 +74,16 @@ class PatchedScan:
                 self.digests.add(offset, data)
             while upcoming < len(self.patches) and self.patches[upcoming].end <= offset:
                 upcoming += 1
+            stored_at = None
             if upcoming < len(self.patches) and self.patches[upcoming].offset < offset + length:
                 data = self._splice(offset, data, upcoming)
+            else:
+                stored_at = self.source.stored_extent(offset, length)
             self.done += length
             if after_read is not None:
                 after_read()
             if data != (ZERO_CHUNK if length == CHUNK else bytes(length)):
-                yield offset, data
+                yield offset, data, stored_at
 
     def _splice(self, offset: int, data: bytes, first: int) -> bytes:
         end = offset + len(data)

@@ -107,6 +107,10 @@ class ImageFile:
             yield data, stop - data
             position = stop
 
+    def fileno(self) -> int:
+        """The read-only descriptor, for the kernel to copy from (``os.copy_file_range``)."""
+        return self._fh.fileno()
+
     def check_unchanged(self) -> None:
         """Nothing to check: a local file is read as it is."""
 

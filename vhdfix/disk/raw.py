@@ -12,6 +12,9 @@ class RawDisk(Container):
     def _read(self, offset: int, length: int) -> bytes:
         return self.image.read_exact(offset, length, "raw disk data")
 
+    def stored_extent(self, offset: int, length: int) -> int | None:
+        return offset if isinstance(self.image, ImageFile) else None
+
     def allocated_ranges(self) -> Iterator[Range]:
         """The file's data extents: holes in a sparse raw file read as zeros."""
         return self.image.data_extents(0, self.virtual_size)
