@@ -113,7 +113,9 @@ def repaired_with(damage: Callable[[str], None], disk: Path, out_dir: Path, fmt:
     assert result.exit_code == 4 and result.error is not None and result.error.code == "verification-failed", \
         result.to_json()
     assert list(out_dir.iterdir()) == []  # nothing left behind, named or not
-    assert result.to_json()["output"]["written"] is False
+    payload = result.to_json()
+    assert payload["output"]["written"] is False
+    assert payload["phases"]["copy"]["bytes_written"] > 0 and "verification" in payload["phases"]
     return result
 
 

@@ -42,7 +42,7 @@ from vhdfix.errors import (
 from vhdfix.plan import WritePlan
 
 if TYPE_CHECKING:
-    from vhdfix.copy import BlobOutput, CopyResult, ProgressCallback
+    from vhdfix.copy import BlobOutput, CopyProgress, CopyResult, ProgressCallback
     from vhdfix.diagnosis import Article, RemedyStep
     from vhdfix.inspection import Inspection
     from vhdfix.remote import BlobUrl
@@ -391,11 +391,16 @@ def _plan_and_copy(result: RepairResult, inspection: Inspection, output: Path | 
         return
 
     digests = BlockDigests(source.virtual_size, plan.patches)
-    copy = result.phases["copy"] = Phase(bytes_read=-source.bytes_read)
-    copy_started = time.monotonic()
+    copy = result.phases["copy"] = Phase()
+    started, read = time.monotonic(), source.bytes_read
+
+    def copying(report: CopyProgress) -> None:
+        copy.bytes_written = report.written  # the last report comes once every byte is written
+        if progress is not None:
+            progress(report)
 
     def check(path: Path | str) -> None:
-        copy.seconds, copy.bytes_read = time.monotonic() - copy_started, copy.bytes_read + source.bytes_read
+        copy.seconds, copy.bytes_read = time.monotonic() - started, source.bytes_read - read
         if after_copy is not None:
             after_copy(str(path))
         verification = result.phases["verification"] = Phase()
@@ -408,8 +413,7 @@ def _plan_and_copy(result: RepairResult, inspection: Inspection, output: Path | 
                                      "; ".join(f"{check.name}: {check.detail}" for check in failed))
 
     copied = result.copy = copy_disk(source, output, result.format, plan.patches, replace=force,
-                                     progress=progress, check=check, digests=digests)
-    copy.bytes_written = copied.bytes_written
+                                     progress=copying, check=check, digests=digests)
     result.finish("repaired", EXIT_REPAIRED, f"{article.id}: repaired into {copied.path} "
                                              f"({describe_format(copied.format, copied.variant)}) and verified")
 
