@@ -65,9 +65,9 @@ def _ntfs_volume(path: Path, size: int, label: str, populate: Populate | None) -
             subprocess.run(["umount", mount], check=True)
 
 
-def build_raw(path: Path, populate: Populate) -> None:
+def build_raw(path: Path, populate: Populate, disk_size: int = DISK_SIZE) -> None:
     """A sparse raw GPT disk with a Windows volume populated by ``populate(mount_dir)``."""
-    windows_mib = DISK_SIZE // MIB - 1 - ESP[2] - MSR[2] - WINRE[2] - 1
+    windows_mib = disk_size // MIB - 1 - ESP[2] - MSR[2] - WINRE[2] - 1
     layout = ["label: gpt", "unit: sectors", "first-lba: 2048"]
     start = 2048
     parts = [(ESP[0], ESP[1], ESP[2]), (MSR[0], MSR[1], MSR[2]), ("Basic data partition", BASIC, windows_mib),
@@ -79,7 +79,7 @@ def build_raw(path: Path, populate: Populate) -> None:
         offsets.append((start * 512, sectors * 512))
         start += sectors
     with open(path, "wb") as fh:
-        fh.truncate(DISK_SIZE)
+        fh.truncate(disk_size)
     subprocess.run(["sfdisk", "-q", str(path)], input="\n".join(layout) + "\n", text=True, check=True)
     with tempfile.TemporaryDirectory() as work:
         for index, label, populate_volume in ((2, "Windows", populate), (3, "Recovery", None)):
@@ -90,13 +90,13 @@ def build_raw(path: Path, populate: Populate) -> None:
             volume.unlink()
 
 
-def build_all(name: str, populate: Populate) -> dict[str, Path]:
-    """``{raw, vhd, vhdx}`` paths of the benchmark disk ``name``, built if missing."""
+def build_all(name: str, populate: Populate, disk_size: int = DISK_SIZE) -> dict[str, Path]:
+    """``{raw, vhd, vhdx}`` paths of the benchmark disk ``name`` (``disk_size`` virtual), built if missing."""
     OUT.mkdir(exist_ok=True)
     raw, vhd, vhdx = OUT / f"{name}.raw", OUT / f"{name}.vhd", OUT / f"{name}.vhdx"
     if not raw.exists():
         partial = raw.with_suffix(".partial")
-        build_raw(partial, populate)
+        build_raw(partial, populate, disk_size)
         partial.rename(raw)
     if not vhd.exists():
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic,force_size=on",

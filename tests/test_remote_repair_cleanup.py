@@ -23,6 +23,7 @@ from vhdfix import repair
 from vhdfix.copy.blob_output import BlobOutput
 from vhdfix.copy.vhd import fixed_size
 from vhdfix.diagnosis import RemedyStep
+from vhdfix.disk import open_disk
 from vhdfix.disk.vhd_format import FOOTER_SIZE
 from vhdfix.plan import BytePatch, PlanStep, WritePlan
 from vhdfix.writer import WriteContext
@@ -135,3 +136,31 @@ def test_a_destination_that_refuses_writes_is_an_output_error(azurite: Azurite, 
     assert result.to_json()["output"]["cleanup"] == "none" and not exists(azurite, "read-only.vhd")
     for secret in signature_forms(url):
         assert secret not in str(result.to_json())
+
+
+@pytest.mark.parametrize("place", ["file data", "footer"])
+def test_a_page_changed_after_the_copy_is_caught_and_the_blob_deleted(azurite: Azurite, disk: Path,
+                                                                      place: str) -> None:
+    """The block-level proof reads the page blob back over HTTP: a byte changed in it between the copy and the
+    verification (through the ``after_copy`` seam) fails the repair, and the blob is deleted."""
+    virtual = open_disk(disk)
+    size = fixed_size(virtual.virtual_size)
+    at = virtual.read(0, virtual.virtual_size).index(b"TITLE SETUP COMPLETE") if place == "file data" else size + 8
+    virtual.close()
+    name = f"damaged-{place.replace(' ', '-')}.vhd"
+    seen: list[str] = []
+
+    def damage(url: str) -> None:
+        seen.append(url)
+        page = at - at % 512
+        blob = azurite.blob(name)
+        data = bytearray(blob.download_blob(offset=page, length=512).readall())
+        data[at - page] ^= 0xFF
+        blob.upload_page(bytes(data), offset=page, length=512)
+
+    result = repair(disk, write_sas_url(azurite, name), after_copy=damage)
+    assert len(seen) == 1
+    assert (result.exit_code, result.error.code if result.error else None) == (4, "verification-failed")
+    failed = {check.name for check in result.checks if check.passed is False}
+    assert failed == ({"untouched-blocks"} if place == "file data" else {"reopen"}), result.to_json()["verification"]
+    assert result.to_json()["output"]["cleanup"] == "deleted" and not exists(azurite, name)

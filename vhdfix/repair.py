@@ -19,6 +19,7 @@ stays cheap.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from vhdfix.errors import (
 from vhdfix.plan import WritePlan
 
 if TYPE_CHECKING:
-    from vhdfix.copy import BlobOutput, CopyResult, ProgressCallback
+    from vhdfix.copy import BlobOutput, CopyProgress, CopyResult, ProgressCallback
     from vhdfix.diagnosis import Article, Diagnosis, RemedyStep
     from vhdfix.inspection import Inspection
     from vhdfix.remote import BlobUrl
@@ -58,6 +59,27 @@ EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
 EXIT_REFUSED = 4
 EXIT_OUTPUT = 5
+
+
+# Called with the path (or blob URL) of the written, synced, not yet verified copy, between the copy and its
+# verification: tests use it to damage a copy at a known point and show that verification catches it.
+AfterCopy = Callable[[str], None]
+
+
+@dataclass
+class Phase:
+    """Where a repair's time went: one phase's wall-clock seconds and the bytes it read and wrote."""
+
+    seconds: float = 0.0
+    bytes_read: int = 0
+    bytes_written: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {"seconds": round(self.seconds, 3), "bytes_read": self.bytes_read,
+                "bytes_written": self.bytes_written}
+
+
+PHASES = ("diagnosis", "plan", "copy", "verification")
 
 
 # The seam to the surgical writer (vhdfix.writer): a planner turns remedy steps into byte patches on the input's
@@ -198,6 +220,7 @@ class RepairResult:
     exit_code: int = EXIT_UNREADABLE
     destination: BlobOutput | None = None  # OUT as a page blob, once it was looked at
     next_steps: list[str] = field(default_factory=list)
+    phases: dict[str, Phase] = field(default_factory=dict)  # the PHASES that ran, in order
 
     @property
     def article(self) -> Article | None:
@@ -268,6 +291,8 @@ class RepairResult:
             "verification": {"passed": self.verified, "checks": [check.to_json() for check in self.checks]},
             "output": output,
             "next_steps": self.next_steps,
+            "phases": {name: phase.to_json() for name, phase in self.phases.items()},
+            "seconds": round(sum(phase.seconds for phase in self.phases.values()), 3),
         }
         if self.error is not None:
             result["error"] = self.error.to_json()
@@ -278,11 +303,13 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
            parents: Sequence[str | os.PathLike[str]] = (), follow_parent_paths: bool = False,
            extended: Collection[str] = (), dry_run: bool = False, force: bool = False,
            progress: ProgressCallback | None = None, planner: Planner = writer_planner,
-           catalog: list[Article] | None = None, screen_text: str | None = None) -> RepairResult:
+           catalog: list[Article] | None = None, screen_text: str | None = None,
+           after_copy: AfterCopy | None = None) -> RepairResult:
     """Repair ``disk`` into ``output``. Never raises for a bad disk or a refusal: see ``exit_code`` and
     ``error``. Ctrl-C (KeyboardInterrupt) propagates, after the partial copy is removed. ``screen_text`` (what
     the VM's screen shows) picks among tied articles; tied articles that would write different things are
-    refused without it (``diagnosis-tied``)."""
+    refused without it (``diagnosis-tied``). ``after_copy`` sees the written copy before it is verified
+    (:data:`AfterCopy`)."""
     from vhdfix.remote import display_name
 
     # A URL stays a string: a Path would fold its "//" and keep its SAS in the name.
@@ -291,7 +318,7 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
         # a defect in vhdfix must still honour the JSON/exit-code contract
         with foreign_errors(InternalError, f"{result.input}: unexpected error"):
             _repair(result, os.fspath(disk), os.fspath(output), [Path(p) for p in parents], follow_parent_paths,
-                    extended, force, progress, planner, catalog, screen_text)
+                    extended, force, progress, planner, catalog, screen_text, after_copy)
     except VhdfixError as exc:
         result.fail(exc)
     return result
@@ -299,7 +326,7 @@ def repair(disk: str | os.PathLike[str], output: str | os.PathLike[str], *, form
 
 def _repair(result: RepairResult, disk: str, output: str, parents: list[Path], follow_parent_paths: bool,
             extended: Collection[str], force: bool, progress: ProgressCallback | None, planner: Planner,
-            catalog: list[Article] | None, screen_text: str | None) -> None:
+            catalog: list[Article] | None, screen_text: str | None, after_copy: AfterCopy | None) -> None:
     from vhdfix.inspection import inspect
     from vhdfix.remote import is_url
 
@@ -309,7 +336,10 @@ def _repair(result: RepairResult, disk: str, output: str, parents: list[Path], f
     else:
         destination = Path(output)
         check_output_path(disk, destination, parents, force)
+    started = time.monotonic()
     result.inspection = inspect(disk, parents, follow_parent_paths, catalog, keep_open=True, screen_text=screen_text)
+    source = result.inspection.disk
+    result.phases["diagnosis"] = Phase(time.monotonic() - started, source.bytes_read if source is not None else 0)
     with result.inspection:
         if result.inspection.error is not None:
             raise result.inspection.error
@@ -317,12 +347,12 @@ def _repair(result: RepairResult, disk: str, output: str, parents: list[Path], f
             raise FallbackNotRepairable(f"{result.input}: read only through dissect.target's "
                                         f"{result.inspection.fallback.loader} loader; vhdfix writes only disk images "
                                         "it reads itself (VHD, VHDX, raw...): repair the disk this was taken from")
-        _repair_inspected(result, result.inspection, destination, extended, force, progress, planner)
+        _repair_inspected(result, result.inspection, destination, extended, force, progress, planner, after_copy)
 
 
 def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path | BlobUrl,
                       extended: Collection[str], force: bool, progress: ProgressCallback | None,
-                      planner: Planner) -> None:
+                      planner: Planner, after_copy: AfterCopy | None) -> None:
     """Plan on what ``inspection`` read (its disk is open), copy, and verify."""
     from vhdfix.copy import BlobOutput, refuse_overwriting_input, resolve_blob_target, resolve_target
     from vhdfix.remote import BlobUrl
@@ -367,7 +397,7 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
         result.destination = BlobOutput(output, source.virtual_size, force)
         try:
             result.destination.check()  # its usage errors before the plan, and in a dry run too
-            _plan_and_copy(result, inspection, result.destination, steps, force, progress, planner)
+            _plan_and_copy(result, inspection, result.destination, steps, force, progress, planner, after_copy)
         finally:
             result.destination.close()
         if result.exit_code == EXIT_REPAIRED and not result.dry_run:
@@ -375,21 +405,23 @@ def _repair_inspected(result: RepairResult, inspection: Inspection, output: Path
         return
     resolve_target(result.format, source)
     refuse_overwriting_input(output, source)
-    _plan_and_copy(result, inspection, output, steps, force, progress, planner)
+    _plan_and_copy(result, inspection, output, steps, force, progress, planner, after_copy)
 
 
 def _plan_and_copy(result: RepairResult, inspection: Inspection, output: Path | BlobOutput,
                    steps: Sequence[RemedyStep], force: bool, progress: ProgressCallback | None,
-                   planner: Planner) -> None:
+                   planner: Planner, after_copy: AfterCopy | None) -> None:
     from vhdfix.budget import DEFAULT_TIME_BUDGET, time_budget
-    from vhdfix.copy import copy_disk
+    from vhdfix.copy import BlockDigests, copy_disk
     from vhdfix.verify import verify_output
     from vhdfix.writer import context_of
 
     article, source, windows = inspection.article, inspection.disk, inspection.windows
     assert article is not None and source is not None and windows is not None, "a successful inspection has them"
+    started, read = time.monotonic(), source.bytes_read
     with time_budget(DEFAULT_TIME_BUDGET, f"planning the repair of {inspection.path}"):
         plan = result.plan = planner(context_of(source, windows, inspection.hives), steps)
+    result.phases["plan"] = Phase(time.monotonic() - started, source.bytes_read - read)
     if not plan.patches:
         result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,
                       f"{article.id}: the plan changes no byte (already repaired?); nothing was written")
@@ -399,15 +431,30 @@ def _plan_and_copy(result: RepairResult, inspection: Inspection, output: Path | 
                                                      f"{article.id}; nothing was written")
         return
 
+    digests = BlockDigests(source.virtual_size, plan.patches)
+    copy = result.phases["copy"] = Phase()
+    started, read = time.monotonic(), source.bytes_read
+
+    def copying(report: CopyProgress) -> None:
+        copy.bytes_written = report.written  # the last report comes once every byte is written
+        if progress is not None:
+            progress(report)
+
     def check(path: Path | str) -> None:
-        result.checks = verify_output(path, inspection, plan, steps)
+        copy.seconds, copy.bytes_read = time.monotonic() - started, source.bytes_read - read
+        if after_copy is not None:
+            after_copy(str(path))
+        verification = result.phases["verification"] = Phase()
+        verified = verify_output(path, inspection, plan, steps, digests)
+        result.checks, verification.seconds, verification.bytes_read = verified.checks, verified.seconds, \
+            verified.bytes_read
         failed = [check for check in result.checks if check.passed is False]
         if failed:
             raise VerificationFailed("the copy failed verification, so it was removed: " +
                                      "; ".join(f"{check.name}: {check.detail}" for check in failed))
 
     copied = result.copy = copy_disk(source, output, result.format, plan.patches, replace=force,
-                                     progress=progress, check=check)
+                                     progress=copying, check=check, digests=digests)
     result.finish("repaired", EXIT_REPAIRED, f"{article.id}: repaired into {copied.path} "
                                              f"({describe_format(copied.format, copied.variant)}) and verified")
 

@@ -2,6 +2,7 @@
 raw, fixed VHD, dynamic VHD or VHDX image, atomically, or as a fixed VHD into a page blob."""
 
 from vhdfix.copy.blob_output import BlobOutput
+from vhdfix.copy.digests import BlockDigests
 from vhdfix.copy.engine import (
     TARGET_FORMATS,
     CopyResult,
@@ -13,5 +14,6 @@ from vhdfix.copy.engine import (
 )
 from vhdfix.copy.progress import CopyProgress, JsonProgress, ProgressCallback, TerminalProgress
 
-__all__ = ["TARGET_FORMATS", "BlobOutput", "CopyProgress", "CopyResult", "JsonProgress", "ProgressCallback", "Target",
-           "TerminalProgress", "copy_disk", "refuse_overwriting_input", "resolve_blob_target", "resolve_target"]
+__all__ = ["TARGET_FORMATS", "BlobOutput", "BlockDigests", "CopyProgress", "CopyResult", "JsonProgress",
+           "ProgressCallback", "Target", "TerminalProgress", "copy_disk", "refuse_overwriting_input",
+           "resolve_blob_target", "resolve_target"]

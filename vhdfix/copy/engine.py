@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vhdfix.copy.blob_output import BlobOutput
+from vhdfix.copy.digests import BlockDigests
 from vhdfix.copy.output import OutputFile
 from vhdfix.copy.progress import CopyProgress, ProgressCallback
 from vhdfix.copy.scan import PatchedScan
@@ -17,6 +18,7 @@ from vhdfix.copy.vhd import DynamicVhdWriter, fixed_footer, fixed_size
 from vhdfix.copy.vhdx import DEFAULT_BLOCK_SIZE, VhdxWriter
 from vhdfix.copy.writer import FlatWriter, ImageWriter
 from vhdfix.disk.container import Container
+from vhdfix.disk.image_file import ImageFile
 from vhdfix.disk.vhdx import VhdxDisk
 from vhdfix.errors import FormatNotAvailable, OutputExists, OutputIsInput
 from vhdfix.plan import BytePatch
@@ -56,11 +58,12 @@ def resolve_target(requested: str, source: Container) -> Target:
 
 def open_writer(target: Target, out: OutputFile, source: Container) -> ImageWriter:
     size = source.virtual_size
+    source_file = source.image.fileno() if isinstance(source.image, ImageFile) else None
     if target.format == "raw":
-        return FlatWriter(out, size)
+        return FlatWriter(out, size, source_file=source_file)
     if target.format == "vhd" and target.variant == "fixed":
         rounded = fixed_size(size)
-        return FlatWriter(out, rounded, fixed_footer(rounded))
+        return FlatWriter(out, rounded, fixed_footer(rounded), source_file)
     if target.format == "vhd":
         return DynamicVhdWriter(out, size)
     logical = source.info.sector_size
@@ -106,8 +109,10 @@ class CopyResult:
     file_size: int
     allocated: int  # bytes the file occupies on its file system
     bytes_read: int  # bytes of the source read: its allocated data
-    bytes_written: int  # bytes written to the file (zero pages are skipped)
-    seconds: float
+    bytes_written: int  # bytes written to the file (zero pages are skipped), by the kernel's copy included
+    seconds: float  # from the first read to the output in place, ``check`` included
+    check_seconds: float = 0.0  # of which spent in ``check``
+    kernel_copied: int = 0  # of bytes_written, copied from the input by the kernel (os.copy_file_range)
     stale_removed: tuple[str, ...] = ()  # temporary files of killed earlier copies to this path, removed first
     blob: dict[str, object] | None = None  # a page blob's destination: what was found, requests, bytes sent
 
@@ -116,6 +121,7 @@ class CopyResult:
             "path": self.path, "format": self.format, "variant": self.variant, "virtual_size": self.virtual_size,
             "size": self.file_size, "allocated": self.allocated, "bytes_read": self.bytes_read,
             "bytes_written": self.bytes_written, "seconds": round(self.seconds, 3),
+            "copy_seconds": round(self.seconds - self.check_seconds, 3), "kernel_copied": self.kernel_copied,
             "stale_temporaries_removed": list(self.stale_removed)}
         if self.blob is not None:
             fields["blob"] = self.blob
@@ -130,9 +136,17 @@ def _reporter(scan: PatchedScan, out: OutputFile | BlobOutput, progress: Progres
     return report
 
 
+def _timed_check(check: Callable[[Path | str], None] | None, path: Path | str) -> float:
+    """Seconds ``check`` took on ``path`` (it raises to reject the copy)."""
+    started = time.monotonic()
+    if check is not None:
+        check(path)
+    return time.monotonic() - started
+
+
 def copy_disk(source: Container, output: str | os.PathLike[str] | BlobOutput, target: str = "same",
               patches: Sequence[BytePatch] = (), *, replace: bool = False, progress: ProgressCallback | None = None,
-              check: Callable[[Path | str], None] | None = None) -> CopyResult:
+              check: Callable[[Path | str], None] | None = None, digests: BlockDigests | None = None) -> CopyResult:
     """Write ``source`` with ``patches`` applied to ``output`` in the ``target`` format.
 
     The file is written in ``output``'s directory without a name (or, where
@@ -144,50 +158,51 @@ def copy_disk(source: Container, output: str | os.PathLike[str] | BlobOutput, ta
 
     A :class:`BlobOutput` receives a fixed VHD in its page blob, checked by ``check`` with the blob's URL; on any
     error or interruption what was written is undone (``BlobOutput.cleanup``).
+
+    ``digests``, when given, records the input's blocks as they are read, for ``check`` to compare the output with.
     """
     if isinstance(output, BlobOutput):
-        return _copy_to_blob(source, output, target, patches, progress, check)
+        return _copy_to_blob(source, output, target, patches, progress, check, digests)
     path = Path(output)
     resolved = resolve_target(target, source)
     refuse_overwriting_input(path, source)
     if path.exists() and not replace:
         raise OutputExists(f"{path}: already exists; use --force to replace it")
-    scan = PatchedScan(source, patches)
+    scan = PatchedScan(source, patches, digests)
     started = time.monotonic()
     with OutputFile(path, replace) as out:
         writer = open_writer(resolved, out, source)
         report = _reporter(scan, out, progress, started)
-        for offset, data in scan.pieces(report):
-            writer.write(offset, data)
+        for offset, data, stored_at in scan.pieces(report):
+            writer.write(offset, data, stored_at)
         writer.finish()
         out.sync()
         report(finished=True)
         stat = out.stat()
-        if check is not None:
-            check(out.path)
+        checked = _timed_check(check, out.path)
         out.commit()
     return CopyResult(str(path), resolved.format, resolved.variant, writer.virtual_size, stat.st_size,
                       getattr(stat, "st_blocks", 0) * 512, scan.done, out.bytes_written, time.monotonic() - started,
-                      tuple(str(stale) for stale in out.stale_removed))
+                      checked, out.kernel_copied, tuple(str(stale) for stale in out.stale_removed))
 
 
 def _copy_to_blob(source: Container, out: BlobOutput, target: str, patches: Sequence[BytePatch],
-                  progress: ProgressCallback | None, check: Callable[[Path | str], None] | None) -> CopyResult:
+                  progress: ProgressCallback | None, check: Callable[[Path | str], None] | None,
+                  digests: BlockDigests | None) -> CopyResult:
     """The disk's pieces at their own offsets in the page blob (a fixed VHD's data area), then the footer."""
     resolve_blob_target(target, source)
     refuse_overwriting_input(out.url, source)
-    scan = PatchedScan(source, patches)
+    scan = PatchedScan(source, patches, digests)
     started = time.monotonic()
     with out:
         report = _reporter(scan, out, progress, started)
-        for offset, data in scan.pieces(report):
+        for offset, data, _ in scan.pieces(report):
             out.write_at(offset, data)
         out.write_at(out.virtual_size, fixed_footer(out.virtual_size))
         out.sync()
         source.check_unchanged()  # a source blob that changed while it was copied is no copy
         report(finished=True)
-        if check is not None:
-            check(out.path)
+        checked = _timed_check(check, out.path)
         out.commit()
     return CopyResult(out.display, "vhd", "fixed", out.virtual_size, out.size, out.bytes_written, scan.done,
-                      out.bytes_written, time.monotonic() - started, blob=out.to_json())
+                      out.bytes_written, time.monotonic() - started, checked, blob=out.to_json())

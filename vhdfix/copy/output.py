@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from vhdfix.copy.background import Background
 from vhdfix.copy.temporaries import Owner, remove_stale_temporaries, temporary_name
 from vhdfix.errors import OutputError, OutputExists, OutputFull, OutputInvalid, VhdfixError
 
@@ -95,11 +96,14 @@ class OutputFile:
         self.path = target
         self.stale_removed: list[Path] = []  # temporary files of killed writers, removed before this one was made
         self.bytes_written = 0
+        self.kernel_copied = 0  # of bytes_written, copied by the kernel from another file
+        self._kernel_copy = hasattr(os, "copy_file_range")
         self._unflushed = 0
         self._fd = -1
         self._directory = -1  # target's directory, held open for an unnamed file
         self._named: Path | None = None  # the temporary name, when the file has one
         self._committed = False
+        self._writer: Background | None = None  # the thread that writes
 
     def __enter__(self) -> OutputFile:
         self.stale_removed = remove_stale_temporaries(self.target)
@@ -158,7 +162,51 @@ class OutputFile:
         return OutputError(f"{self.target}: {what} failed: {exc.strerror or exc}")
 
     def write_at(self, offset: int, data: bytes) -> None:
-        """Write ``data`` at ``offset``, leaving its all-zero host pages unwritten (holes read as zeros)."""
+        """Write ``data`` at ``offset``, leaving its all-zero host pages unwritten (holes read as zeros).
+
+        The write is done on a background thread, in the order given, while the copy reads on; its error is raised
+        by a later call (at the latest :meth:`sync`)."""
+        if self._writer is None:
+            self._writer = Background()
+        self._writer.submit(self._write_now, offset, data)
+
+    def copy_at(self, offset: int, data: bytes, source: int, source_offset: int) -> None:
+        """As :meth:`write_at`, for ``data`` that the file ``source`` (a descriptor) holds at ``source_offset``:
+        when every host page of it holds data, the kernel copies it (``os.copy_file_range``: no second pass
+        through Python's buffers); otherwise, or where the kernel cannot, it is written."""
+        if self._writer is None:
+            self._writer = Background()
+        self._writer.submit(self._copy_now, offset, data, source, source_offset)
+
+    def _copy_now(self, offset: int, data: bytes, source: int, source_offset: int) -> None:
+        if not self._kernel_copy or data_runs(data, offset) != [(0, len(data))]:
+            self._write_now(offset, data)
+            return
+        position = 0
+        while position < len(data):
+            try:
+                count = os.copy_file_range(source, self._fd, len(data) - position, source_offset + position,
+                                           offset + position)
+            except OSError as exc:
+                if exc.errno in NO_SPACE:
+                    raise self._error(exc, f"writing at offset {offset + position}") from None
+                count = 0  # this pair of files cannot be copied by the kernel: write instead
+            if count <= 0:
+                self._kernel_copy = False
+                self._write_now(offset + position, data[position:])
+                return
+            position += count
+            self.bytes_written += count
+            self.kernel_copied += count
+            self._unflushed += count
+        self._start_writeback()
+
+    def _settle(self) -> None:
+        """Wait for every write handed to the background thread (raising the first error)."""
+        if self._writer is not None:
+            self._writer.drain()
+
+    def _write_now(self, offset: int, data: bytes) -> None:
         view = memoryview(data)
         for start, stop in data_runs(data, offset):
             position = start
@@ -173,24 +221,30 @@ class OutputFile:
                 position += count
                 self.bytes_written += count
                 self._unflushed += count
+        self._start_writeback()
+
+    def _start_writeback(self) -> None:
         if self._unflushed >= WRITEBACK_INTERVAL and START_WRITEBACK is not None:
             START_WRITEBACK(self._fd, 0, 0, SYNC_FILE_RANGE_WRITE)  # a hint: fsync reports any error
             self._unflushed = 0
 
     def truncate(self, size: int) -> None:
         """Set the file's length; bytes never written read as zeros."""
+        self._settle()
         try:
             os.ftruncate(self._fd, size)
         except OSError as exc:
             raise self._error(exc, f"setting the file size to {size}") from None
 
     def sync(self) -> None:
+        self._settle()
         try:
             os.fsync(self._fd)
         except OSError as exc:
             raise self._error(exc, "flushing the file to disk") from None
 
     def stat(self) -> os.stat_result:
+        self._settle()
         return os.fstat(self._fd)
 
     def commit(self) -> None:
@@ -287,6 +341,9 @@ class OutputFile:
                 os.close(fd)
 
     def _close(self) -> None:
+        if self._writer is not None:  # no write may land after the descriptor is closed, or on a reused one
+            self._writer.close()
+            self._writer = None
         for fd in (self._fd, self._directory):
             if fd >= 0:
                 with contextlib.suppress(OSError):  # closing an unnamed file frees it; nothing else to do

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
 
+from vhdfix.copy.digests import BLOCK, BlockDigests
 from vhdfix.disk.container import Container, Range, merge_ranges
 from vhdfix.errors import OldBytesMismatch
 from vhdfix.plan import BytePatch
 
-CHUNK = 1 << 20  # pieces never cross a CHUNK boundary; every target block size is a multiple of it
+CHUNK = BLOCK  # pieces never cross a CHUNK boundary; every target block size is a multiple of it
 ZERO_CHUNK = bytes(CHUNK)
 
 
@@ -35,8 +36,10 @@ class PatchedScan:
     passes them; a difference stops the copy with :class:`PatchMismatch`.
     """
 
-    def __init__(self, source: Container, patches: Sequence[BytePatch] = ()) -> None:
+    def __init__(self, source: Container, patches: Sequence[BytePatch] = (),
+                 digests: BlockDigests | None = None) -> None:
         self.source = source
+        self.digests = digests  # records the input's bytes as they are read, before patching
         self.patches = sorted(patches, key=lambda patch: patch.offset)
         for patch in self.patches:
             if patch.end > source.virtual_size:
@@ -51,21 +54,36 @@ class PatchedScan:
         self.total = sum(length for _, length in self.ranges)
         self.done = 0  # bytes read so far
 
-    def pieces(self, after_read: Callable[[], None] | None = None) -> Iterator[tuple[int, bytes]]:
-        """``(virtual offset, data)`` for every piece that holds a non-zero byte after patching;
+    def pieces(self, after_read: Callable[[], None] | None = None) -> Iterator[tuple[int, bytes, int | None]]:
+        """``(virtual offset, data, stored at)`` for every piece that holds a non-zero byte after patching, with
+        where an unpatched piece is stored contiguously in the source's image file (else None);
         ``after_read`` is called after each piece is read, zero or not."""
+        try:
+            yield from self._pieces(after_read)
+            if self.digests is not None:
+                self.digests.finish()
+        finally:
+            if self.digests is not None:
+                self.digests.close()
+
+    def _pieces(self, after_read: Callable[[], None] | None) -> Iterator[tuple[int, bytes, int | None]]:
         upcoming = 0
         for offset, length in _chunk_split(self.ranges):
             data = self.source.read(offset, length)
+            if self.digests is not None:
+                self.digests.add(offset, data)
             while upcoming < len(self.patches) and self.patches[upcoming].end <= offset:
                 upcoming += 1
+            stored_at = None
             if upcoming < len(self.patches) and self.patches[upcoming].offset < offset + length:
                 data = self._splice(offset, data, upcoming)
+            else:
+                stored_at = self.source.stored_extent(offset, length)
             self.done += length
             if after_read is not None:
                 after_read()
             if data != (ZERO_CHUNK if length == CHUNK else bytes(length)):
-                yield offset, data
+                yield offset, data, stored_at
 
     def _splice(self, offset: int, data: bytes, first: int) -> bytes:
         end = offset + len(data)

@@ -113,7 +113,7 @@ class DynamicVhdWriter(ImageWriter):
         self.bat_size = round_up(self.blocks * 4, SECTOR)
         self.end = BAT_OFFSET + self.bat_size  # where the next block may start
 
-    def write(self, offset: int, data: bytes) -> None:
+    def write(self, offset: int, data: bytes, stored_at: int | None = None) -> None:
         for block, within, piece in split_at_blocks(offset, data, self.block_size):
             if self.bat[block] == BAT_UNUSED:
                 self.bat[block] = self.end // SECTOR

@@ -168,7 +168,7 @@ class VhdxWriter(ImageWriter):
         self.next_block += self.block_size
         return self.next_block - self.block_size
 
-    def write(self, offset: int, data: bytes) -> None:
+    def write(self, offset: int, data: bytes, stored_at: int | None = None) -> None:
         for block, within, piece in split_at_blocks(offset, data, self.block_size):
             entry = self.bat[self._index(block)]
             if entry & BAT_STATE_MASK == PAYLOAD_BLOCK_FULLY_PRESENT:

@@ -20,15 +20,15 @@ def split_at_blocks(offset: int, data: bytes, block_size: int) -> Iterator[tuple
 
 class ImageWriter(ABC):
     """Writes one image file: :meth:`write` gets every non-zero piece of the virtual disk in ascending
-    order, never twice; :meth:`finish` writes the format's own structures. Everything not written reads
-    as zeros."""
+    order, never twice, with where the input's image file stores it unchanged (or None); :meth:`finish` writes
+    the format's own structures. Everything not written reads as zeros."""
 
     def __init__(self, out: OutputFile, virtual_size: int) -> None:
         self.out = out
         self.virtual_size = virtual_size  # the output's, which a format may round up
 
     @abstractmethod
-    def write(self, offset: int, data: bytes) -> None: ...
+    def write(self, offset: int, data: bytes, stored_at: int | None = None) -> None: ...
 
     @abstractmethod
     def finish(self) -> None: ...
@@ -36,15 +36,21 @@ class ImageWriter(ABC):
 
 class FlatWriter(ImageWriter):
     """The disk's bytes at their own offsets in a sparse file, then an optional trailer:
-    a raw image, or with a footer a fixed VHD."""
+    a raw image, or with a footer a fixed VHD. Pieces the input's image file (``source_file``, a descriptor)
+    stores unchanged are copied by the kernel (:meth:`OutputFile.copy_at`)."""
 
-    def __init__(self, out: OutputFile, virtual_size: int, trailer: bytes = b"") -> None:
+    def __init__(self, out: OutputFile, virtual_size: int, trailer: bytes = b"",
+                 source_file: int | None = None) -> None:
         super().__init__(out, virtual_size)
         self.trailer = trailer
+        self.source_file = source_file
         out.truncate(virtual_size + len(trailer))
 
-    def write(self, offset: int, data: bytes) -> None:
-        self.out.write_at(offset, data)
+    def write(self, offset: int, data: bytes, stored_at: int | None = None) -> None:
+        if stored_at is not None and self.source_file is not None:
+            self.out.copy_at(offset, data, self.source_file, stored_at)
+        else:
+            self.out.write_at(offset, data)
 
     def finish(self) -> None:
         if self.trailer:

@@ -117,6 +117,12 @@ class Container(ABC):
             return merge_ranges(own)
         return merge_ranges(own, clip_ranges(self.parent.allocated_ranges(), self.virtual_size))
 
+    def stored_extent(self, offset: int, length: int) -> int | None:
+        """The offset in :attr:`image` (a local file) where the disk's bytes ``[offset, offset + length)`` are
+        stored contiguously, as they read; None where they are not, or not only there. Lets a copy have the
+        kernel copy them."""
+        return None
+
     def allocated_ranges(self) -> Iterator[Range]:
         """Sorted, disjoint ranges outside which every byte of the disk reads as zero.
 

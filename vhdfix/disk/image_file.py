@@ -113,6 +113,10 @@ class ImageFile:
     def prefetch(self, ranges: Iterable[tuple[int, int]]) -> None:
         """Nothing to do: a local file is read as fast when asked."""
 
+    def fileno(self) -> int:
+        """The read-only descriptor, for the kernel to copy from (``os.copy_file_range``)."""
+        return self._fh.fileno()
+
     def check_unchanged(self) -> None:
         """Nothing to check: a local file is read as it is."""
 

@@ -15,6 +15,9 @@ class RawDisk(Container):
     def _prefetch(self, ranges: list[Range]) -> None:
         self.image.prefetch(ranges)
 
+    def stored_extent(self, offset: int, length: int) -> int | None:
+        return offset if isinstance(self.image, ImageFile) else None
+
     def allocated_ranges(self) -> Iterator[Range]:
         """The file's data extents: holes in a sparse raw file read as zeros."""
         return self.image.data_extents(0, self.virtual_size)

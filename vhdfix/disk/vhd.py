@@ -101,6 +101,10 @@ class FixedVhd(Container):
     def _prefetch(self, ranges: list[Range]) -> None:
         self.image.prefetch(ranges)
 
+    def stored_extent(self, offset: int, length: int) -> int | None:
+        """The data area is the disk."""
+        return offset if isinstance(self.image, ImageFile) else None
+
     def allocated_ranges(self) -> Iterator[Range]:
         """The data area is the disk, so its host-file holes are the disk's zeros."""
         return self.image.data_extents(0, self.virtual_size)

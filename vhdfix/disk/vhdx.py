@@ -419,6 +419,13 @@ class VhdxDisk(Container):
         length = min(self.block_size - within, self.virtual_size - virtual_offset)
         return (entry >> BAT_OFFSET_SHIFT) * MiB + within, length
 
+    def stored_extent(self, offset: int, length: int) -> int | None:
+        """Inside one FULLY_PRESENT block of a file read as stored (no log replayed over it)."""
+        if self.view.overlay is not None or self.parent is not None or not isinstance(self.image, ImageFile):
+            return None
+        extent = self.file_extent(offset)
+        return extent[0] if extent is not None and extent[1] >= length else None
+
     def allocated_ranges(self) -> Iterator[Range]:
         """The stored parts of FULLY_ and PARTIALLY_PRESENT blocks (§2.5.1.1), and for a differencing disk
         its parent's data. Host-file holes inside a block read as zeros, unless a replayed log may cover them."""
