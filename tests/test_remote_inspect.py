@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MANIFEST, REPO
+from tests.conftest import FIXTURES, MANIFEST, REPO, unpack_to
 from tests.support.azurite import Azurite
 from tests.support.samples import PA, sample
 from vhdfix.inspection import inspect
@@ -20,6 +20,8 @@ SCENARIOS = sorted(MANIFEST["scenarios"])
 PAGE_BLOBS = [f"{scenario}-gpt-vhd-fixed" for scenario in SCENARIOS] + [f"{PA}-mbr-vhd-fixed"]
 BLOCK_BLOBS = [f"{PA}-{scheme}-{container}" for scheme in ("mbr", "gpt")
                for container in ("vhd-dynamic", "vhdx-dynamic", "vhd-fixed")]
+# The issue 13 samples (one per signal family: the BCD on a FAT32 ESP, Setup.evtx, a Linux disk...) as block blobs.
+SIGNAL_SAMPLES = {entry["scenario"]: entry["path"] for entry in MANIFEST["samples"]["files"]}
 MAX_DOWNLOAD = 4 * 1024 * 1024  # issue 12's target for inspecting a disk by URL
 
 
@@ -49,6 +51,15 @@ def test_a_blob_inspects_as_the_local_file(azurite: Azurite, samples: Path, name
     assert found.error is None, found.error
     assert without_paths(found.to_json()) == without_paths(expected.to_json())
     assert found.to_json()["disk"]["path"] == url.split("?")[0]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("name", sorted(SIGNAL_SAMPLES))
+def test_each_signal_sample_inspects_by_url_as_the_local_file(azurite: Azurite, samples: Path, name: str) -> None:
+    local = unpack_to(FIXTURES / SIGNAL_SAMPLES[name], samples)
+    azurite.upload_block_blob(f"block/{local.name}", local.read_bytes())
+    expected, found = inspect(local), inspect(azurite.sas_url(f"block/{local.name}"))
+    assert found.error is None, found.error
+    assert without_paths(found.to_json()) == without_paths(expected.to_json())
 
 
 def test_a_page_blob_downloads_little(azurite: Azurite, samples: Path) -> None:
