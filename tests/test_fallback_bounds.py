@@ -1,25 +1,35 @@
-"""The archive bounds checked before dissect.target opens an archive (vhdfix/fallback/bounds.py), fuzzed."""
+"""The archive and EWF bounds checked before dissect.target opens an input (vhdfix/fallback/bounds.py), fuzzed."""
 
 from __future__ import annotations
 
 import io
+import shutil
+import struct
+import tempfile
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
+from dissect.evidence.ewf import EWF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vhdfix.budget import time_budget
 from vhdfix.errors import DissectFailed, FallbackTooLarge
 from vhdfix.fallback import bounds
 from vhdfix.fallback.bounds import (
     EOCD,
     EOCD_SIGNATURE,
+    EWF_SECTION,
+    EWF_SIGNATURES,
     ZIP64_EOCD,
     ZIP64_EOCD_SIGNATURE,
     ZIP64_LOCATOR,
     ZIP64_LOCATOR_SIGNATURE,
     check_archive,
+    check_ewf,
     zip_central_directory,
 )
 
@@ -107,3 +117,72 @@ def test_a_file_that_is_not_a_tar_is_dissect_failed(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b" + bytes(100))
     with pytest.raises(DissectFailed):
         check_archive(path, "tar")
+
+
+EWF_CHUNK = 64 * 512  # sectors per chunk times bytes per sector, as the volume section below declares
+
+
+def ewf_segment() -> tuple[bytes, list[int]]:
+    """A one-chunk EWF segment file (libewf's EWF specification, sections 2 and 3), and its section offsets.
+
+    The sections dissect.evidence parses: header (zlib text), volume (1052 bytes), sectors (the chunk and its
+    checksum), table (one entry), done.
+    """
+    data = bytearray(EWF_SIGNATURES[0] + b"\x01\x01\x00\x00\x00")
+    offsets: list[int] = []
+
+    def section(kind: bytes, body: bytes, last: bool = False) -> None:
+        offset = len(data)
+        offsets.append(offset)
+        size = EWF_SECTION.size + len(body)
+        data.extend(EWF_SECTION.pack(kind, offset if last else offset + size, size, 0) + body)
+
+    section(b"header", zlib.compress(b"1\nmain\nc\tn\ncase\t1\n\n"))
+    section(b"volume", struct.pack("<B3xLLLQ", 1, 1, 64, 512, 64).ljust(1052, b"\0"))
+    chunk_at = len(data) + EWF_SECTION.size
+    section(b"sectors", bytes(EWF_CHUNK) + bytes(4))
+    section(b"table", struct.pack("<LLQLL", 1, 0, 0, 0, 0) + struct.pack("<L", chunk_at) + bytes(4))
+    section(b"done", b"", last=True)
+    return bytes(data), offsets
+
+
+def test_the_synthetic_segment_is_one_dissect_reads() -> None:
+    data, _ = ewf_segment()
+    assert EWF([io.BytesIO(data)]).open().read(EWF_CHUNK) == bytes(EWF_CHUNK)
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([16, 24, 76]), st.integers(0, 1 << 64)), max_size=4),
+       st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=3), st.integers(0, 1 << 20))
+@settings(max_examples=300, deadline=None)
+def test_a_crafted_ewf_segment_is_refused_or_read_by_dissect_in_bounded_time_and_memory(
+        overwrites: list[tuple[int, int, int]], links: list[tuple[int, int]], cut: int) -> None:
+    """Section fields overwritten (next at +16, size at +24, a table's entry count at +76) and chains relinked."""
+    seed, offsets = ewf_segment()
+    data = bytearray(seed)
+    for index, field, value in overwrites:
+        width = 4 if field == 76 else 8
+        if offsets[index] + field + width > len(data):
+            continue  # the done section has no body
+        struct.pack_into("<Q" if width == 8 else "<L", data, offsets[index] + field, value % (1 << (8 * width)))
+    for index, target in links:
+        struct.pack_into("<Q", data, offsets[index] + 16, offsets[target])
+    data = data[:max(len(data) - cut, 0)] if cut < len(data) else data
+    path = Path(tempfile.mkdtemp()) / "crafted.E01"
+    path.write_bytes(data)
+    try:
+        check_ewf(path)
+    except (DissectFailed, FallbackTooLarge):
+        return
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    tracemalloc.start()
+    try:
+        with time_budget(5, "dissect.evidence on a crafted segment") as budget:
+            EWF([io.BytesIO(bytes(data))])
+    except Exception:
+        pass  # dissect refusing it is fine (its EWFError may wrap the budget's exception): time and memory count
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert budget is not None and not budget.expired(), "dissect walked what the check let through for ever"
+    assert peak < 64 << 20

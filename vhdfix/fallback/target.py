@@ -110,8 +110,9 @@ def open_fallback(path: str | os.PathLike[str], cause: InputError) -> FallbackTa
     ``cause`` stands when dissect cannot help: for a URL, an unreadable file that
     is not a directory, a file named as a format vhdfix reads itself, and (with
     dissect's reason added) when only dissect's generic raw or directory loader
-    takes the input and finds no Windows installation in it. A loader that
-    recognises the input (tar, zip, E01...) and fails gives :class:`DissectFailed`.
+    takes the input and finds no Windows installation in it (an image, E01 or
+    VDI, is the raw loader's). A loader that recognises the input (tar, zip...)
+    and fails gives :class:`DissectFailed`.
     """
     location = os.fspath(path)
     if is_url(location):
