@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vhdfix.copy.blob_output import BlobOutput
+from vhdfix.copy.buffers import keep_freed_buffers
 from vhdfix.copy.digests import BlockDigests
 from vhdfix.copy.output import OutputFile
 from vhdfix.copy.progress import CopyProgress, ProgressCallback
@@ -161,6 +162,7 @@ def copy_disk(source: Container, output: str | os.PathLike[str] | BlobOutput, ta
 
     ``digests``, when given, records the input's blocks as they are read, for ``check`` to compare the output with.
     """
+    keep_freed_buffers()
     if isinstance(output, BlobOutput):
         return _copy_to_blob(source, output, target, patches, progress, check, digests)
     path = Path(output)

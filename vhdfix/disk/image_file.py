@@ -12,6 +12,8 @@ from vhdfix.budget import check_time_budget
 from vhdfix.disk.stream import ReadOnlyStream
 from vhdfix.errors import InputNotFound, InputUnreadable, Truncated, foreign_errors
 
+HAS_PREAD = hasattr(os, "pread")  # not on Windows
+
 
 class ImageSource(Protocol):
     """What the container readers read a disk image through: :class:`ImageFile` for a local file,
@@ -68,8 +70,11 @@ class ImageFile:
             return b""
         length = min(length, self.size - offset)
         with foreign_errors(InputUnreadable, f"{self.path}: read error at {offset}", foreign=OSError):
-            self._fh.seek(offset)
-            data = self._fh.read(length)
+            if HAS_PREAD:  # one system call, and one release of the GIL, instead of two
+                data = os.pread(self._fh.fileno(), length, offset)
+            else:
+                self._fh.seek(offset)
+                data = self._fh.read(length)
         self.bytes_read += len(data)
         return data
 

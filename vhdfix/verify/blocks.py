@@ -14,6 +14,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 
 from vhdfix.copy.background import Background
+from vhdfix.copy.buffers import keep_freed_buffers
 from vhdfix.copy.digests import BLOCK, NO_DIGEST, BlockDigests, Span, block_digest
 from vhdfix.disk.container import Container, Range
 from vhdfix.verify.check import Check
@@ -50,6 +51,7 @@ def blocks_check(output: Container, digests: BlockDigests) -> Check:
     if output.virtual_size < size:
         return Check("untouched-blocks", False, f"the copy's virtual disk has {output.virtual_size} bytes, fewer "
                                                 f"than the input's {size}")
+    keep_freed_buffers()
     read_before = output.bytes_read
     compared, problems = 0, []
 
