@@ -96,16 +96,12 @@ def _names(data: object, where: str) -> tuple[str, str, str]:
 
 
 @dataclass(frozen=True)
-class ValueSetting:
-    """One registry value a ``set-values`` action sets: ``{hive, key, name, value, value_type}``, and
-    ``create = true`` when the value may be created (in free space of the hive's existing bins)."""
+class _RegistryValue:
+    """A registry value named by its hive (upper case: SYSTEM, SOFTWARE), key path inside the hive, and name."""
 
-    hive: str  # upper case: SYSTEM, SOFTWARE
-    key: str  # path inside the hive
+    hive: str
+    key: str
     name: str
-    value: int | str
-    value_type: str  # one of VALUE_TYPES
-    create: bool = False
 
     @property
     def label(self) -> str:
@@ -114,6 +110,19 @@ class ValueSetting:
     @property
     def hive_path(self) -> str:
         return f"{HIVE_DIRECTORY}\\{self.hive}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"hive": self.hive, "key": self.key, "name": self.name}
+
+
+@dataclass(frozen=True)
+class ValueSetting(_RegistryValue):
+    """One registry value a ``set-values`` action sets: ``{hive, key, name, value, value_type}``, and
+    ``create = true`` when the value may be created (in free space of the hive's existing bins)."""
+
+    value: int | str
+    value_type: str  # one of VALUE_TYPES
+    create: bool = False
 
     @classmethod
     def parse(cls, data: object, where: str) -> ValueSetting:
@@ -133,76 +142,61 @@ class ValueSetting:
         return cls(hive, key, name, value, value_type, create)
 
     def to_json(self) -> dict[str, object]:
-        return {"hive": self.hive, "key": self.key, "name": self.name, "value": self.value,
-                "value_type": self.value_type, **({"create": True} if self.create else {})}
+        return {**super().to_json(), "value": self.value, "value_type": self.value_type,
+                **({"create": True} if self.create else {})}
 
 
 @dataclass(frozen=True)
-class SetValues(Action):
-    """Existing registry values changed in place (the writer refuses anything that needs a new cell)."""
+class ValueName(_RegistryValue):
+    """One registry value a ``delete-values`` action deletes: ``{hive, key, name}``."""
+
+    @classmethod
+    def parse(cls, data: object, where: str) -> ValueName:
+        return cls(*_names(data, where))
+
+
+@dataclass(frozen=True)
+class _RegistryValuesAction(Action):
+    """An action over a non-empty list of registry values; it changes the hives they are in."""
+
+    writes_disk: ClassVar[bool] = True
+    item: ClassVar[type[ValueSetting] | type[ValueName]]
+
+    values: tuple[Any, ...]
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], where: str) -> Any:
+        values = data.get("values")
+        if not isinstance(values, list) or not values:
+            raise ArticleInvalid(f"{where}: a {cls.kind} action needs a non-empty list of 'values'")
+        return cls(tuple(cls.item.parse(value, f"{where} values[{index}]") for index, value in enumerate(values)))
+
+    @property
+    def changed_files(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value.hive_path for value in self.values))
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.kind, "values": [value.to_json() for value in self.values]}
+
+
+@dataclass(frozen=True)
+class SetValues(_RegistryValuesAction):
+    """Registry values changed in place, or created in free cells of the hive's existing bins (``create``)."""
 
     kind: ClassVar[str] = "set-values"
-    writes_disk: ClassVar[bool] = True
+    item: ClassVar[type[ValueSetting]] = ValueSetting
 
     values: tuple[ValueSetting, ...]
 
-    @classmethod
-    def parse(cls, data: dict[str, Any], where: str) -> SetValues:
-        values = data.get("values")
-        if not isinstance(values, list) or not values:
-            raise ArticleInvalid(f"{where}: a set-values action needs a non-empty list of 'values'")
-        return cls(tuple(ValueSetting.parse(value, f"{where} values[{index}]") for index, value in enumerate(values)))
-
-    @property
-    def changed_files(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(value.hive_path for value in self.values))
-
-    def to_json(self) -> dict[str, object]:
-        return {"type": self.kind, "values": [value.to_json() for value in self.values]}
-
 
 @dataclass(frozen=True)
-class ValueName:
-    """One registry value a ``delete-values`` action deletes: ``{hive, key, name}``."""
-
-    hive: str
-    key: str
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.hive}\\{self.key}\\{self.name}"
-
-    @property
-    def hive_path(self) -> str:
-        return f"{HIVE_DIRECTORY}\\{self.hive}"
-
-    def to_json(self) -> dict[str, object]:
-        return {"hive": self.hive, "key": self.key, "name": self.name}
-
-
-@dataclass(frozen=True)
-class DeleteValues(Action):
+class DeleteValues(_RegistryValuesAction):
     """Registry values deleted (``reg delete <key> /v <name> /f``): their cells freed, their key's list shortened."""
 
     kind: ClassVar[str] = "delete-values"
-    writes_disk: ClassVar[bool] = True
+    item: ClassVar[type[ValueName]] = ValueName
 
     values: tuple[ValueName, ...]
-
-    @classmethod
-    def parse(cls, data: dict[str, Any], where: str) -> DeleteValues:
-        values = data.get("values")
-        if not isinstance(values, list) or not values:
-            raise ArticleInvalid(f"{where}: a delete-values action needs a non-empty list of 'values'")
-        return cls(tuple(ValueName(*_names(value, f"{where} values[{index}]")) for index, value in enumerate(values)))
-
-    @property
-    def changed_files(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(value.hive_path for value in self.values))
-
-    def to_json(self) -> dict[str, object]:
-        return {"type": self.kind, "values": [value.to_json() for value in self.values]}
 
 
 @dataclass(frozen=True)
