@@ -29,8 +29,7 @@ from fixtures.regf_builder import (
 from tests.conftest import require_tool
 from tests.support.bcd_disks import BOOT_MANAGER, default_loader, gen1_disk, gen2_disk, safeboot_bcd
 from tests.support.oracles import hivex_export, run
-from tests.support.writer_support import step
-from vhdfix.diagnosis.catalog import load_catalog
+from tests.support.writer_support import one_article_catalog, step
 from vhdfix.disk import open_disk
 from vhdfix.errors import HiveDirty
 from vhdfix.fat import FatFile, FatVolume
@@ -120,21 +119,7 @@ def test_a_dirty_bcd_without_usable_logs_is_refused(bcd: bytes, tmp_path: Path) 
     assert refused.value.code == "hive-dirty"
 
 
-ARTICLE = """id = "TEST-SAFEBOOT"
-kind = "article"
-title = "test: the VM boots into safe mode"
-link = ""
-sources = ["tests"]
-summary = "test article"
-priority = 1
-
-[[match]]
-confidence = "high"
-reason = "always"
-not = { fact = "setup.OOBEInProgress", equals = 1 }
-
-[[remedy]]
-id = "delete-safeboot"
+SAFEBOOT_REMEDY = """id = "delete-safeboot"
 text = "Delete the safeboot element of the default boot entry"
 documented = false
 source = "osstartup-loading-windows-files-1.md: bcdedit /store <X>:\\\\boot\\\\bcd /deletevalue {default} safeboot"
@@ -146,10 +131,7 @@ action = { type = "delete-bcd-elements", elements = [{ object = "{default}", ele
 def test_repair_writes_the_bcd_edit_into_a_verified_copy(bcd: bytes, generation: str, output_format: str,
                                                          tmp_path: Path) -> None:
     disk = (gen1_disk if generation == "gen1" else gen2_disk)(tmp_path, bcd)
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "test.toml").write_text(ARTICLE)
-    catalog = load_catalog(articles)
+    catalog = one_article_catalog(tmp_path, "TEST-SAFEBOOT", SAFEBOOT_REMEDY)
     dry = repair(disk, tmp_path / "dry.vhd", format=output_format, extended=["delete-safeboot"], dry_run=True,
                  catalog=catalog)
     assert dry.exit_code == 0 and dry.to_json()["plan"]["steps"][0]["patches"], dry.message

@@ -20,8 +20,7 @@ from fixtures.regf_builder import HiveOptions, build_hive, dword, expand_sz
 from tests.conftest import read_realdata, require_tool
 from tests.support.bcd_disks import BCD, SYSTEM, gen1_disk, safeboot_bcd
 from tests.support.oracles import hivex_export
-from tests.support.writer_support import step
-from vhdfix.diagnosis.catalog import load_catalog
+from tests.support.writer_support import one_article_catalog, step
 from vhdfix.registry.base_block import read_base_block
 from vhdfix.repair import repair
 from vhdfix.verify import verify_structures
@@ -128,21 +127,7 @@ def test_crash_dump_settings_across_control_sets(tmp_path: Path) -> None:
     assert '"NMICrashDump"=dword:00000001' in export and '"CrashDumpEnabled"=dword:00000001' in export
 
 
-ARTICLE = """id = "TEST-CLEANUP"
-kind = "article"
-title = "test: CleanupProfiles"
-link = ""
-sources = ["tests"]
-summary = "test article"
-priority = 1
-
-[[match]]
-confidence = "high"
-reason = "always"
-not = { fact = "setup.OOBEInProgress", equals = 1 }
-
-[[remedy]]
-id = "delete-cleanupprofiles"
+CLEANUP_REMEDY = """id = "delete-cleanupprofiles"
 text = "Delete the CleanupProfiles policy value"
 documented = false
 source = "vm-unresponsive-applying-audit-configuration-policy.md"
@@ -155,10 +140,7 @@ name = "CleanupProfiles" }] }
 def test_repair_deletes_the_value_into_each_format(tmp_path: Path, output_format: str) -> None:
     disk = gen1_disk(tmp_path, safeboot_bcd(tmp_path),
                      hives={"SYSTEM": read_realdata(SYSTEM), "SOFTWARE": _software(True)})
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "test.toml").write_text(ARTICLE)
-    catalog = load_catalog(articles)
+    catalog = one_article_catalog(tmp_path, "TEST-CLEANUP", CLEANUP_REMEDY)
     result = repair(disk, tmp_path / "out.img", format=output_format, extended=["delete-cleanupprofiles"],
                     catalog=catalog)
     assert result.exit_code == 0 and result.verified, result.message
@@ -170,21 +152,7 @@ def test_repair_deletes_the_value_into_each_format(tmp_path: Path, output_format
     assert nothing.exit_code == 1 and nothing.outcome == "nothing-to-repair"
 
 
-DUMP_ARTICLE = """id = "TEST-DUMP"
-kind = "article"
-title = "test: collect a memory dump"
-link = ""
-sources = ["tests"]
-summary = "test article"
-priority = 1
-
-[[match]]
-confidence = "high"
-reason = "always"
-not = { fact = "setup.OOBEInProgress", equals = 1 }
-
-[[remedy]]
-id = "enable-memory-dump"
+DUMP_REMEDY = """id = "enable-memory-dump"
 text = "Enable a complete memory dump and the NMI crash dump in ControlSet001 and ControlSet002"
 documented = true
 on_request = true
@@ -200,10 +168,7 @@ value_type = "REG_DWORD", create = true },
 
 def test_the_dump_step_is_written_only_on_request(tmp_path: Path) -> None:
     disk = gen1_disk(tmp_path, safeboot_bcd(tmp_path))
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "test.toml").write_text(DUMP_ARTICLE)
-    catalog = load_catalog(articles)
+    catalog = one_article_catalog(tmp_path, "TEST-DUMP", DUMP_REMEDY)
     assert catalog[0].remedy[0].extended and catalog[0].remedy[0].documented
     unasked = repair(disk, tmp_path / "none.raw", catalog=catalog)
     assert unasked.exit_code == 1 and "--enable-memory-dump" in unasked.message

@@ -19,7 +19,7 @@ from typing import Any
 from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
 
 from vhdfix.diagnosis.actions import parse_action
-from vhdfix.diagnosis.catalog import RemedyStep
+from vhdfix.diagnosis.catalog import Article, RemedyStep, load_catalog
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.ntfs.extents import Extents, runs_from_pairs
 from vhdfix.ntfs.fixup import apply_fixup
@@ -37,6 +37,32 @@ CASES: dict[str, Any] = WRITER_MANIFEST["cases"]
 def step(step_id: str, action: dict[str, Any]) -> RemedyStep:
     """A documented remedy step, its action parsed as the catalogue parses an article's."""
     return RemedyStep(step_id, "test step", True, "tests", parse_action(action, step_id))
+
+
+TEST_ARTICLE = """id = "{article_id}"
+kind = "article"
+title = "test: {article_id}"
+link = ""
+sources = ["tests"]
+summary = "test article"
+priority = 1
+
+[[match]]
+confidence = "high"
+reason = "always"
+not = {{ fact = "setup.OOBEInProgress", equals = 1 }}
+
+[[remedy]]
+"""
+
+
+def one_article_catalog(folder: Path, article_id: str, remedy: str) -> list[Article]:
+    """A catalogue of one article that matches every disk not in OOBE, with ``remedy`` (the TOML lines of its
+    one ``[[remedy]]`` step)."""
+    articles = folder / "articles"
+    articles.mkdir()
+    (articles / "test.toml").write_text(TEST_ARTICLE.format(article_id=article_id) + remedy)
+    return load_catalog(articles)
 
 
 def delete_step(step_id: str, *paths: str) -> RemedyStep:
