@@ -41,7 +41,7 @@ from vhdfix.disk import open_disk
 from vhdfix.errors import VerificationFailed, VhdfixError
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
 from vhdfix.ntfs.index_node import IndexEntry, IndexKind, ntofs_ulongs
-from vhdfix.ntfs.mft_record import RECORD_MAGIC
+from vhdfix.ntfs.mft_record import RECORD_MAGIC, MftRecord
 from vhdfix.partitions import read_partition_table
 from vhdfix.plan import WritePlan
 from vhdfix.registry.base_block import read_base_block
@@ -145,22 +145,34 @@ class _Checker:
                 self.counts["side_entries"] += 1
                 self._side_entry(index, entry, removed)
 
+    def _live_record(self, where: str, number: int, sequence: int,
+                     removed: set[int]) -> tuple[bytearray, MftRecord] | None:
+        """The in-use base record an index entry names, or None with the problem noted."""
+        if number in removed:
+            self.problems.append(f"{where} still names removed record {number}")
+            return None
+        try:
+            record, parsed = self.view.record(number)
+        except (VhdfixError, FixupError, ValueError) as exc:
+            self.problems.append(f"{where}: {exc}")
+            return None
+        if not parsed.in_use or parsed.base_record or parsed.sequence_number != sequence:
+            self.problems.append(f"{where}: record {number} is not an in-use base record with sequence {sequence}")
+            return None
+        return record, parsed
+
     def _side_entry(self, index: NtfsIndex, entry: IndexEntry, removed: set[int]) -> None:
         where = f"{index.describe()}, entry {entry.raw_key.hex()}"
-        if entry.record in removed:
-            self.problems.append(f"{where} still names removed record {entry.record}")
+        found = self._live_record(where, entry.record, entry.sequence, removed)
+        if found is None:
             return
         side = BY_KIND[index.kind]
         try:
-            record, parsed = self.view.record(entry.record)
-            prefix = attribute_key_prefix(self.view, record, parsed, side, f"record {entry.record}", "")
+            prefix = attribute_key_prefix(self.view, *found, side, f"record {entry.record}", "")
         except (VhdfixError, FixupError, ValueError) as exc:
             self.problems.append(f"{where}: {exc}")
             return
-        if not parsed.in_use or parsed.base_record or parsed.sequence_number != entry.sequence:
-            self.problems.append(f"{where}: record {entry.record} is not an in-use base record with sequence "
-                                 f"{entry.sequence}")
-        elif prefix is None or not entry.raw_key.startswith(prefix):
+        if prefix is None or not entry.raw_key.startswith(prefix):
             self.problems.append(f"{where}: record {entry.record} has no {side.attribute_name} matching the key")
 
     def _entry(self, directory: int, entry: IndexEntry, removed: set[int]) -> None:
@@ -168,19 +180,16 @@ class _Checker:
         if key is None:
             return
         where = f"directory record {directory}, entry {key.name!r}"
-        if entry.record in removed:
-            self.problems.append(f"{where} still names removed record {entry.record}")
+        found = self._live_record(where, entry.record, entry.sequence, removed)
+        if found is None:
             return
+        record, parsed = found
         try:
-            record, parsed = self.view.record(entry.record)
             names = parsed.file_names(record)
         except (VhdfixError, FixupError, ValueError) as exc:
             self.problems.append(f"{where}: {exc}")
             return
-        if not parsed.in_use or parsed.base_record or parsed.sequence_number != entry.sequence:
-            self.problems.append(f"{where}: record {entry.record} is not an in-use base record with sequence "
-                                 f"{entry.sequence}")
-        elif not any((n.parent, n.name, n.namespace) == (key.parent, key.name, key.namespace) for n in names):
+        if not any((n.parent, n.name, n.namespace) == (key.parent, key.name, key.namespace) for n in names):
             self.problems.append(f"{where}: record {entry.record} has no matching $FILE_NAME")
 
     def removed(self) -> None:
