@@ -420,7 +420,7 @@ def _plan_and_copy(result: RepairResult, inspection: Inspection, output: Path | 
     assert article is not None and source is not None and windows is not None, "a successful inspection has them"
     started, read = time.monotonic(), source.bytes_read
     with time_budget(DEFAULT_TIME_BUDGET, f"planning the repair of {inspection.path}"):
-        plan = result.plan = planner(context_of(source, windows, inspection.hives), steps)
+        plan = result.plan = planner(context_of(source, windows, inspection.hives, inspection.bcd), steps)
     result.phases["plan"] = Phase(time.monotonic() - started, source.bytes_read - read)
     if not plan.patches:
         result.finish("nothing-to-repair", EXIT_NOTHING_TO_REPAIR,

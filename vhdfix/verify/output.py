@@ -78,7 +78,7 @@ def _checks(path: str | os.PathLike[str], after: Inspection, before: Inspection,
     windows, ntfs = after.windows, before.windows.ntfs
     runs: list[tuple[str, Callable[[], Check]]] = [
         ("untouched-files", lambda: files_check(ntfs, windows.ntfs, steps)),
-        ("writer", lambda: structures_check(context_of(disk, windows, after.hives), plan)),
+        ("writer", lambda: structures_check(context_of(disk, windows, after.hives, after.bcd), plan)),
     ]
     checks += [_run(name, run) for name, run in runs]
     return checks

@@ -42,13 +42,11 @@ from vhdfix.errors import VerificationFailed, VhdfixError
 from vhdfix.ntfs.fixup import FixupError, apply_fixup
 from vhdfix.ntfs.index_node import IndexEntry, IndexKind, ntofs_ulongs
 from vhdfix.ntfs.mft_record import RECORD_MAGIC, MftRecord
-from vhdfix.partitions import read_partition_table
 from vhdfix.plan import WritePlan
 from vhdfix.registry.base_block import read_base_block
 from vhdfix.registry.key_paths import KeyPaths
 from vhdfix.registry.regf_format import REG_DWORD
 from vhdfix.verify.check import Check
-from vhdfix.windows.bcd import find_bcd
 from vhdfix.windows.hives import HiveReading
 from vhdfix.writer.context import WriteContext, context_for
 from vhdfix.writer.directory_index import read_directory_index
@@ -211,7 +209,7 @@ class _Checker:
             self._hive(edited)
 
     def _bcd(self, edited: EditedHive) -> HiveReading | None:
-        store, _ = find_bcd(self.context.disk, read_partition_table(self.context.disk))
+        store = self.context.bcd()
         if store is None or store.partition.offset != edited.volume:
             self.problems.append(f"{edited.path}: the copy's BCD is not on the partition at {edited.volume}")
             return None

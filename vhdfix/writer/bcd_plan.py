@@ -27,10 +27,10 @@ from vhdfix.disk.container import Container
 from vhdfix.errors import HiveMissing, RefusedUnsafe, ValueNotFound
 from vhdfix.fat import FatFile, FatVolume
 from vhdfix.ntfs import NtfsVolume
-from vhdfix.partitions import Partition, read_partition_table
+from vhdfix.partitions import Partition
 from vhdfix.plan import BytePatch
 from vhdfix.registry.regf_format import REG_SZ
-from vhdfix.windows.bcd import BOOTMGR, DEFAULT_OBJECT, SAFEBOOT, BcdReading, find_bcd
+from vhdfix.windows.bcd import BOOTMGR, DEFAULT_OBJECT, SAFEBOOT, BcdReading
 from vhdfix.writer.hive_plan import EditedHive, HiveStore, KeyDeletion, ntfs_store, plan_hive
 from vhdfix.writer.volume_view import StepPatch, VolumeView
 
@@ -78,10 +78,9 @@ def _object_guid(store: BcdReading, element: BcdElement) -> str:
     return value.value.lower()
 
 
-def plan_bcd(disk: Container, elements: Sequence[tuple[int, BcdElement]], when: datetime
+def plan_bcd(disk: Container, store: BcdReading | None, elements: Sequence[tuple[int, BcdElement]], when: datetime
              ) -> tuple[EditedHive | None, dict[int, list[str]], list[StepPatch]]:
-    """Plan the element deletions on the disk's BCD: what to verify, notes per step, and the patches."""
-    store, _ = find_bcd(disk, read_partition_table(disk))
+    """Plan the element deletions on the disk's BCD ``store``: what to verify, notes per step, and the patches."""
     if store is None:
         raise HiveMissing("no BCD on the disk (neither Boot\\BCD on an NTFS volume nor EFI\\Microsoft\\Boot\\BCD "
                           "on a FAT32 EFI system partition)")

@@ -1,4 +1,4 @@
-"""What the planner reads: an opened disk, its Windows volume, and its hives (read once, on demand).
+"""What the planner reads: an opened disk, its Windows volume, its hives and its BCD (read once, on demand).
 
 :func:`vhdfix.inspection.inspect` closes the disk when it returns, so the
 writer opens the input again, read-only, into a :class:`WriteContext`.
@@ -15,6 +15,7 @@ from vhdfix.disk import Container, open_disk
 from vhdfix.ntfs import NtfsVolume, VolumeState
 from vhdfix.partitions import Partition, read_partition_table
 from vhdfix.windows import WindowsVolume, find_windows_volume
+from vhdfix.windows.bcd import BcdReading, find_bcd
 from vhdfix.windows.hives import HiveReading, load_hive
 
 _HIVE_NAME = re.compile(r"[A-Za-z]+")
@@ -27,6 +28,8 @@ class WriteContext:
     ntfs: NtfsVolume
     state: VolumeState
     hives_read: dict[str, HiveReading] = field(default_factory=dict)  # by upper-case name
+    bcd_read: BcdReading | None = None
+    bcd_searched: bool = False
 
     def hive(self, name: str) -> HiveReading:
         """``Windows\\System32\\config\\<name>`` recovered with its logs, as ``inspect`` reads it."""
@@ -36,6 +39,13 @@ class WriteContext:
         if key not in self.hives_read:
             self.hives_read[key] = load_hive(self.ntfs, key)
         return self.hives_read[key]
+
+    def bcd(self) -> BcdReading | None:
+        """The disk's boot configuration store (System Reserved or the ESP), as ``inspect`` finds it."""
+        if not self.bcd_searched:
+            self.bcd_read, _ = find_bcd(self.disk, read_partition_table(self.disk))
+            self.bcd_searched = True
+        return self.bcd_read
 
     def close(self) -> None:
         self.disk.close()
@@ -47,10 +57,11 @@ class WriteContext:
         self.close()
 
 
-def context_of(disk: Container, windows: WindowsVolume, hives: Sequence[HiveReading] = ()) -> WriteContext:
-    """A context over a disk whose Windows volume, and perhaps hives, the caller has already read."""
+def context_of(disk: Container, windows: WindowsVolume, hives: Sequence[HiveReading] = (),
+               bcd: BcdReading | None = None) -> WriteContext:
+    """A context over a disk whose Windows volume, and perhaps hives and BCD, the caller has already read."""
     return WriteContext(disk, windows.partition, windows.ntfs, windows.state,
-                        {reading.name.upper(): reading for reading in hives})
+                        {reading.name.upper(): reading for reading in hives}, bcd, bcd is not None)
 
 
 def context_for(disk: Container) -> WriteContext:

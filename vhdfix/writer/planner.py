@@ -106,7 +106,7 @@ def plan_actions(context: WriteContext, steps: Sequence[RemedyStep], *, now: dat
 
     step_patches = view.patches()
     if elements:
-        edited, bcd_notes, bcd_patches = plan_bcd(context.disk, elements, when)
+        edited, bcd_notes, bcd_patches = plan_bcd(context.disk, context.bcd(), elements, when)
         for index, texts in bcd_notes.items():
             notes.setdefault(index, []).extend(texts)
         if edited is not None:
