@@ -305,7 +305,7 @@ def _identity(start: int, length: int) -> tuple[Extent, ...]:
 
 
 class _BytesStream(io.BytesIO):
-    """A BytesIO with the ``slice``/``size``/``will_read`` a vhdfix NtfsVolume expects of its stream."""
+    """A BytesIO with the ``slice``/``size``/``takes_hints`` a vhdfix NtfsVolume expects of its stream."""
 
     @property
     def size(self) -> int:
@@ -314,8 +314,7 @@ class _BytesStream(io.BytesIO):
     def slice(self, offset: int, size: int) -> io.BytesIO:
         return io.BytesIO(self.getvalue()[offset:offset + size])
 
-    def will_read(self, ranges: object) -> None:
-        """A read hint (ReadOnlyStream.will_read): bytes in memory need none."""
+    takes_hints = False  # ReadOnlyStream.takes_hints: bytes in memory need no read hints
 
 
 def registry_seeds(work: Path, realdata: Path | None) -> list[Seed]:

@@ -100,6 +100,11 @@ class Container(ABC):
         length = min(length, self.virtual_size - offset)
         return self._read(offset, length)
 
+    @property
+    def takes_hints(self) -> bool:
+        """Whether :meth:`prefetch` reaches a file that uses it (a blob), so that readers need not compute hints."""
+        return self.image.takes_hints or (self.parent is not None and self.parent.takes_hints)
+
     def prefetch(self, ranges: Iterable[Range]) -> None:
         """A hint: these ranges of the virtual disk will be read soon. Passed on as ranges of the files that hold
         them, for a blob to fetch side by side (a local file ignores it)."""

@@ -29,6 +29,8 @@ class ImageSource(Protocol):
 
     def data_extents(self, start: int, end: int) -> Iterator[tuple[int, int]]: ...
 
+    takes_hints: bool  # whether prefetch does anything (a blob fetches ahead; a local file is read as fast later)
+
     def prefetch(self, ranges: Iterable[tuple[int, int]]) -> None:
         """A hint: the (offset, length) ranges of the file will be read soon."""
 
@@ -44,6 +46,8 @@ class ImageFile:
     The file is opened ``O_RDONLY`` and never written. ``bytes_read`` lets the
     benchmarks prove that inspection reads only what it needs.
     """
+
+    takes_hints = False
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)

@@ -70,6 +70,11 @@ class ReadOnlyStream(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read(-1)
 
+    @property
+    def takes_hints(self) -> bool:
+        """Whether :meth:`will_read` does anything: worth computing the ranges for."""
+        return self._prefetch is not None
+
     def will_read(self, ranges: Iterable[Range]) -> None:
         """A hint: these ranges of the stream will be read soon (a disk in Azure Storage fetches them side by side;
         elsewhere nothing happens)."""

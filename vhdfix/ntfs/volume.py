@@ -123,6 +123,8 @@ class NtfsVolume:
     def _will_read(self, attributes: AttributeCollection, start: int, length: int) -> None:
         """Tell the disk where the stream's bytes ``[start, start + length)`` lie before they are read (a disk in
         Azure Storage fetches the runs side by side); a compressed stream is left to its reads."""
+        if not self.stream.takes_hints:
+            return
         header = attributes[0].header
         if not header.resident and not header.flags & ATTRIBUTE_FLAG_COMPRESSION_MASK:
             self.stream.will_read(stream_ranges(attributes.dataruns(), self.cluster_size, [(start, length)]))
@@ -130,7 +132,7 @@ class NtfsVolume:
     def _will_read_records(self, numbers: Iterable[int]) -> None:
         """Tell the disk where these MFT records lie in $MFT's runs before they are read one by one."""
         runs = getattr(self.fs.mft.fh, "runlist", None)
-        if runs is None:
+        if runs is None or not self.stream.takes_hints:
             return
         size = self.record_size
         spans = [(number * size, size) for number in sorted(set(numbers))[:HINTED_RECORDS]]

@@ -56,6 +56,8 @@ T = TypeVar("T")
 class BlobImage:
     """Positional, read-only access to one blob, with counts of what it cost."""
 
+    takes_hints = True
+
     def __init__(self, url: BlobUrl, transport: Transport | None = None) -> None:
         self.path = url
         self.bytes_read = 0  # bytes served to the readers, as for a local file

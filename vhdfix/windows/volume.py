@@ -39,7 +39,8 @@ class WindowsVolume:
 
 
 def _survey(disk: Container, partition: Partition) -> tuple[VolumeSurvey, NtfsVolume | None]:
-    stream = ReadOnlyStream(disk.read, partition.size, base=partition.offset, prefetch=disk.prefetch)
+    stream = ReadOnlyStream(disk.read, partition.size, base=partition.offset,
+                            prefetch=disk.prefetch if disk.takes_hints else None)
     kind = volume_kind(disk.read(partition.offset, 512))
     if kind != "ntfs":
         return VolumeSurvey(partition, kind, False), None
