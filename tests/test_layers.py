@@ -11,9 +11,9 @@ from tests.conftest import REPO
 # (files, registry) -> fallback (the same Windows files through dissect.target) -> evidence -> diagnosis -> report
 # (and the dissect plugin); repair continues with the plan, the writer (gates and patches), the copy and the
 # verifier; the commands sit on top.
-LAYERS = ["errors", "version", "budget", "layout", "remote", "disk", "partitions", "ntfs", "fat", "registry",
-          "windows", "fallback", "evidence", "diagnosis", "inspection", "dissect_plugin", "report", "plan", "writer",
-          "copy", "verify", "repair", "commands", "cli", "__main__"]
+LAYERS = ["errors", "version", "speedups", "budget", "layout", "remote", "disk", "partitions", "ntfs", "fat",
+          "registry", "windows", "fallback", "evidence", "diagnosis", "inspection", "dissect_plugin", "report", "plan",
+          "writer", "copy", "verify", "repair", "commands", "cli", "__main__"]
 API = "vhdfix"  # the package itself: the public API, bound to the top-level commands' logic
 
 

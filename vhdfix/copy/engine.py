@@ -151,9 +151,10 @@ def copy_disk(source: Container, output: str | os.PathLike[str] | BlobOutput, ta
     """Write ``source`` with ``patches`` applied to ``output`` in the ``target`` format.
 
     The file is written in ``output``'s directory without a name (or, where
-    the system cannot, under a temporary name), synced, then given to
-    ``check`` as a path that reopens it (``check`` may verify it, and raises
-    to reject it), and only then named ``output``. On any error or
+    the system cannot, under a temporary name), given to ``check`` as a path
+    that reopens it (``check`` may verify it, and raises to reject it; the
+    device meanwhile writes the last pages), synced, and only then named
+    ``output``. On any error or
     interruption nothing is left behind; temporary files that killed earlier
     copies to ``output`` left are removed first (``CopyResult.stale_removed``).
 
@@ -178,10 +179,12 @@ def copy_disk(source: Container, output: str | os.PathLike[str] | BlobOutput, ta
         for offset, data, stored_at in scan.pieces(report):
             writer.write(offset, data, stored_at)
         writer.finish()
-        out.sync()
+        out.settle()
         report(finished=True)
-        stat = out.stat()
+        # checked while the device still writes the last pages: it reads what the page cache holds either way
         checked = _timed_check(check, out.path)
+        out.sync()
+        stat = out.stat()
         out.commit()
     return CopyResult(str(path), resolved.format, resolved.variant, writer.virtual_size, stat.st_size,
                       getattr(stat, "st_blocks", 0) * 512, scan.done, out.bytes_written, time.monotonic() - started,

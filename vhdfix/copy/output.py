@@ -24,6 +24,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -63,8 +64,10 @@ def data_runs(data: bytes, file_offset: int) -> list[tuple[int, int]]:
     """``[start, stop)`` runs of ``data`` covering every host page (aligned at file offsets) that holds a
     non-zero byte. Pages of zeros in between are left out, so that they stay holes."""
     length = len(data)
-    if data.find(ZERO_PAGE) < 0:  # no page-long run of zeros at all, so every page is written
-        return [(0, length)] if length >= PAGE or data != bytes(length) else []
+    # A whole page of zeros starts with a zero byte: where no page boundary inside ``data`` has one, every page is
+    # written (a slice with a step reads one byte per page, where searching for a page of zeros reads them all).
+    if b"\0" not in data[-file_offset % PAGE::PAGE]:
+        return [(0, length)] if length >= PAGE or data.strip(b"\0") else []
     runs: list[tuple[int, int]] = []
     start = 0
     stop = min(length, -file_offset % PAGE or PAGE)
@@ -104,6 +107,8 @@ class OutputFile:
         self._named: Path | None = None  # the temporary name, when the file has one
         self._committed = False
         self._writer: Background | None = None  # the thread that writes
+        self._flusher: ThreadPoolExecutor | None = None  # the thread that asks the kernel to start writeback
+        self._flushing: Future[int] | None = None
 
     def __enter__(self) -> OutputFile:
         self.stale_removed = remove_stale_temporaries(self.target)
@@ -201,8 +206,9 @@ class OutputFile:
             self._unflushed += count
         self._start_writeback()
 
-    def _settle(self) -> None:
-        """Wait for every write handed to the background thread (raising the first error)."""
+    def settle(self) -> None:
+        """Wait for every write handed to the background thread (raising the first error): then the file reads
+        as written, though it may not be on the device yet (:meth:`sync`)."""
         if self._writer is not None:
             self._writer.drain()
 
@@ -224,27 +230,37 @@ class OutputFile:
         self._start_writeback()
 
     def _start_writeback(self) -> None:
-        if self._unflushed >= WRITEBACK_INTERVAL and START_WRITEBACK is not None:
-            START_WRITEBACK(self._fd, 0, 0, SYNC_FILE_RANGE_WRITE)  # a hint: fsync reports any error
-            self._unflushed = 0
+        """Every :data:`WRITEBACK_INTERVAL` bytes, ask the kernel to start writing the dirty pages to the device, so
+        that the device works while the copy goes on and the final fsync waits little. The request blocks while the
+        device's queue is full, so it is made on a thread of its own, never two at once: the writes never wait for
+        the device."""
+        if self._unflushed < WRITEBACK_INTERVAL or START_WRITEBACK is None:
+            return
+        if self._flushing is not None and not self._flushing.done():
+            return
+        if self._flusher is None:
+            self._flusher = ThreadPoolExecutor(1, thread_name_prefix="vhdfix-writeback")
+        # a hint: fsync reports any error
+        self._flushing = self._flusher.submit(START_WRITEBACK, self._fd, 0, 0, SYNC_FILE_RANGE_WRITE)
+        self._unflushed = 0
 
     def truncate(self, size: int) -> None:
         """Set the file's length; bytes never written read as zeros."""
-        self._settle()
+        self.settle()
         try:
             os.ftruncate(self._fd, size)
         except OSError as exc:
             raise self._error(exc, f"setting the file size to {size}") from None
 
     def sync(self) -> None:
-        self._settle()
+        self.settle()
         try:
             os.fsync(self._fd)
         except OSError as exc:
             raise self._error(exc, "flushing the file to disk") from None
 
     def stat(self) -> os.stat_result:
-        self._settle()
+        self.settle()
         return os.fstat(self._fd)
 
     def commit(self) -> None:
@@ -344,6 +360,9 @@ class OutputFile:
         if self._writer is not None:  # no write may land after the descriptor is closed, or on a reused one
             self._writer.close()
             self._writer = None
+        if self._flusher is not None:
+            self._flusher.shutdown(wait=True)
+            self._flusher = self._flushing = None
         for fd in (self._fd, self._directory):
             if fd >= 0:
                 with contextlib.suppress(OSError):  # closing an unnamed file frees it; nothing else to do

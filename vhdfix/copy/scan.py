@@ -12,21 +12,12 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
 
 from vhdfix.copy.digests import BLOCK, BlockDigests
-from vhdfix.disk.container import Container, Range, merge_ranges
+from vhdfix.disk.container import Container, block_pieces, merge_ranges
 from vhdfix.errors import OldBytesMismatch
 from vhdfix.plan import BytePatch
 
 CHUNK = BLOCK  # pieces never cross a CHUNK boundary; every target block size is a multiple of it
 ZERO_CHUNK = bytes(CHUNK)
-
-
-def _chunk_split(ranges: Sequence[Range]) -> Iterator[Range]:
-    for offset, length in ranges:
-        end = offset + length
-        while offset < end:
-            stop = min(end, (offset // CHUNK + 1) * CHUNK)
-            yield offset, stop - offset
-            offset = stop
 
 
 class PatchedScan:
@@ -68,7 +59,7 @@ class PatchedScan:
 
     def _pieces(self, after_read: Callable[[], None] | None) -> Iterator[tuple[int, bytes, int | None]]:
         upcoming = 0
-        for offset, length in _chunk_split(self.ranges):
+        for _, _, offset, length in block_pieces(self.ranges, CHUNK):
             data = self.source.read(offset, length)
             if self.digests is not None:
                 self.digests.add(offset, data)

@@ -4,14 +4,19 @@ MS-VHDX §2.2.2, §2.2.3 and §2.3.1.1 checksum each structure with its own
 4-byte checksum field taken as zero. The reflected polynomial is 0x82F63B78
 (0x1EDC6F41 bit-reversed); initial value and final XOR are 0xFFFFFFFF.
 
-The table-driven Python implementation is the reference; when dissect.util's
-native extension is installed the same function runs in native code
-(the tests check both agree).
+The table-driven Python implementation is the reference. ``crc32c`` is the
+compiled ``vhdfix.disk._crc32c`` when it was built (setup.py, optional; it
+uses the CPU's CRC-32C instruction where there is one, ``HARDWARE``), else
+dissect.util's native code when installed, else the Python code
+(``VHDFIX_PURE_PYTHON=1`` forces it, :mod:`vhdfix.speedups`). The tests check
+that they agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from vhdfix.speedups import pure_python_forced
 
 _POLYNOMIAL = 0x82F63B78
 
@@ -38,7 +43,19 @@ def crc32c_python(data: bytes, crc: int = 0) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-def _native_implementation() -> Callable[[bytes, int], int] | None:
+Crc32c = Callable[..., int]  # (data, crc=0) -> int
+
+
+def _load_native() -> tuple[Crc32c | None, bool]:
+    """The compiled CRC-32C and whether it runs on the CPU's instruction; (None, False) when it is not built."""
+    try:
+        from vhdfix.disk import _crc32c  # type: ignore[attr-defined]
+    except ImportError:
+        return None, False
+    return _crc32c.crc32c, bool(_crc32c.hardware)
+
+
+def _dissect_implementation() -> Crc32c | None:
     try:
         from dissect.util import _native  # type: ignore[attr-defined]
     except ImportError:
@@ -46,7 +63,12 @@ def _native_implementation() -> Callable[[bytes, int], int] | None:
     return getattr(getattr(getattr(_native, "hash", None), "crc32c", None), "crc32c", None)
 
 
-crc32c: Callable[[bytes, int], int] = _native_implementation() or crc32c_python
+crc32c_native, _native_hardware = _load_native()
+if pure_python_forced():
+    crc32c: Crc32c = crc32c_python
+else:
+    crc32c = crc32c_native or _dissect_implementation() or crc32c_python
+HARDWARE = crc32c is crc32c_native and _native_hardware  # crc32c runs at the CPU's speed (many GB/s)
 
 
 def checksum_with_field_zeroed(data: bytes, field_offset: int) -> int:

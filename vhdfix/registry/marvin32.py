@@ -21,10 +21,11 @@ forces the pure-Python code. Both stay callable as ``marvin32_python`` and
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Callable
 from itertools import chain
+
+from vhdfix.speedups import pure_python_forced
 
 HIVE_LOG_SEED = 0x82EF4D887A4E55C5
 _MASK = 0xFFFFFFFF
@@ -65,10 +66,6 @@ def _load_native() -> Marvin32 | None:
     return native
 
 
-def _pure_python_forced() -> bool:
-    return os.environ.get("VHDFIX_PURE_PYTHON", "") not in ("", "0")
-
-
 marvin32_native: Marvin32 | None = _load_native()
-marvin32: Marvin32 = marvin32_python if marvin32_native is None or _pure_python_forced() else marvin32_native
+marvin32: Marvin32 = marvin32_python if marvin32_native is None or pure_python_forced() else marvin32_native
 IMPLEMENTATION = "native" if marvin32 is marvin32_native else "python"
