@@ -53,8 +53,10 @@ def populate(root: Path) -> None:
 def run_vhdfix(disk: Path, out: Path, fmt: str) -> tuple[float, dict[str, object], float]:
     """(wall seconds, the --json result, peak resident MB) of one ``vhdfix repair``."""
     command = [sys.executable, "-m", "vhdfix", "repair", str(disk), "--output", str(out), "--format", fmt, "--json"]
+    # with its bytecode cached, as an installed vhdfix runs (an environment may turn the cache off)
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment)
     assert child.stdout is not None
     stdout = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)

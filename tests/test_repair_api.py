@@ -94,6 +94,11 @@ def test_repair_each_sample_into_each_format(kind: str, fmt: str, samples: Path,
     assert files["removed"] == [UNATTEND] and files["files_compared"] >= 2 and files["problems"] == []
     blocks = next(check for check in payload["verification"]["checks"] if check["name"] == "untouched-blocks")
     assert blocks["blocks_compared"] > 0 and blocks["patched_blocks"] >= 1 and blocks["problems"] == []
+    copy = open_disk(out)
+    try:  # the copy is read once, and only where its container stores data: its holes are zeros by the format
+        assert blocks["bytes_read"] == sum(length for _, length in copy.allocated_ranges())
+    finally:
+        copy.close()
     phases = payload["phases"]
     assert list(phases) == ["diagnosis", "plan", "copy", "verification"]
     assert phases["copy"]["bytes_read"] == payload["output"]["bytes_read"]

@@ -441,7 +441,7 @@ def _plan_and_copy(result: RepairResult, inspection: Inspection, output: Path | 
             progress(report)
 
     def check(path: Path | str) -> None:
-        copy.seconds, copy.bytes_read = time.monotonic() - started, source.bytes_read - read
+        copy.bytes_read = source.bytes_read - read
         if after_copy is not None:
             after_copy(str(path))
         verification = result.phases["verification"] = Phase()
@@ -453,8 +453,12 @@ def _plan_and_copy(result: RepairResult, inspection: Inspection, output: Path | 
             raise VerificationFailed("the copy failed verification, so it was removed: " +
                                      "; ".join(f"{check.name}: {check.detail}" for check in failed))
 
-    copied = result.copy = copy_disk(source, output, result.format, plan.patches, replace=force,
-                                     progress=copying, check=check, digests=digests)
+    try:
+        copied = result.copy = copy_disk(source, output, result.format, plan.patches, replace=force,
+                                         progress=copying, check=check, digests=digests)
+    finally:  # the copy's time includes the final sync, which waits for the device after the verification
+        verified = result.phases.get("verification")
+        copy.seconds = time.monotonic() - started - (verified.seconds if verified is not None else 0)
     result.finish("repaired", EXIT_REPAIRED, f"{article.id}: repaired into {copied.path} "
                                              f"({describe_format(copied.format, copied.variant)}) and verified")
 

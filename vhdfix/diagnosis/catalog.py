@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from dataclasses import dataclass, field
@@ -199,8 +200,19 @@ def articles_directory() -> Path:
 
 
 def load_catalog(directory: Path | None = None) -> list[Article]:
-    """Every ``*.toml`` in ``directory`` (default: the bundled articles), sorted by id."""
-    folder = directory or articles_directory()
+    """Every ``*.toml`` in ``directory`` (default: the bundled articles, parsed once per process: a repair
+    diagnoses the input and its copy), sorted by id."""
+    if directory is None:
+        return list(_bundled_catalog())
+    return _load(directory)
+
+
+@functools.cache
+def _bundled_catalog() -> tuple[Article, ...]:
+    return tuple(_load(articles_directory()))
+
+
+def _load(folder: Path) -> list[Article]:
     articles = sorted((parse_article(path.read_text(encoding="utf-8"), path.name)
                        for path in sorted(folder.glob("*.toml"))), key=lambda article: article.id)
     seen: set[str] = set()
