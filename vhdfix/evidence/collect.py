@@ -60,7 +60,7 @@ def _registry(evidence: EvidenceSet, reading: HiveReading,
         try:
             found = hive.value(key, name)
         except InputError as exc:
-            evidence.warnings.append(f"{reading.name}\\{key}\\{name}: [{exc.code}] {exc.message}")
+            evidence.unreadable(f"{reading.name}\\{key}\\{name}", exc)
             continue
         if found is None:
             continue

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vhdfix.errors import VhdfixError
+
 FactValue = Any  # int | str | bool | list[str] | bytes | None
 
 
@@ -77,6 +79,10 @@ class EvidenceSet:
 
     def get(self, fact: str) -> FactValue:
         return self.facts.get(fact)
+
+    def unreadable(self, what: str, error: VhdfixError) -> None:
+        """Record that ``what`` could not be read: a warning with the error's stable code."""
+        self.warnings.append(f"{what}: [{error.code}] {error.message}")
 
     def sources(self, fact: str) -> list[Evidence]:
         return [item for item in self.items if item.fact == fact]

@@ -24,7 +24,7 @@ class VolumeReader:
         try:
             found = self.files.read_file(path, limit, tail)
         except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
+            self.evidence.unreadable(f"{path}: could not be read", exc)
             return None
         if found is not None and found[1]:
             where = "last" if tail else "first"
@@ -35,14 +35,14 @@ class VolumeReader:
         try:
             return self.files.stat(path)
         except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be read: [{exc.code}] {exc.message}")
+            self.evidence.unreadable(f"{path}: could not be read", exc)
             return None
 
     def list_dir(self, path: str) -> Sequence[FileStat]:
         try:
             return self.files.list_dir(path)
         except InputError as exc:
-            self.evidence.warnings.append(f"{path}: could not be listed: [{exc.code}] {exc.message}")
+            self.evidence.unreadable(f"{path}: could not be listed", exc)
             return []
 
     def lines(self, path: str, limit: int, tail: bool = False) -> tuple[list[str], bool] | None:
@@ -61,7 +61,7 @@ def key_exists(evidence: EvidenceSet, reading: HiveReading, fact: str, key: str)
     try:
         found = reading.hive.key(key)
     except InputError as exc:
-        evidence.warnings.append(f"{reading.name}\\{key}: [{exc.code}] {exc.message}")
+        evidence.unreadable(f"{reading.name}\\{key}", exc)
         return
     evidence.set(fact, found is not None)
     if found is not None:

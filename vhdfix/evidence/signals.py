@@ -119,7 +119,7 @@ def servicing(reader: VolumeReader, evidence: EvidenceSet, software: HiveReading
     try:
         packages = _pending_packages(evidence, software)
     except InputError as exc:
-        evidence.warnings.append(f"SOFTWARE\\{CBS_PACKAGES}: [{exc.code}] {exc.message}")
+        evidence.unreadable(f"SOFTWARE\\{CBS_PACKAGES}", exc)
         packages = None
     evidence.set("servicing.packages_pending", packages)
     _feature_events(reader, evidence)
@@ -136,7 +136,7 @@ def sql_server(evidence: EvidenceSet, software: HiveReading) -> None:
     try:
         values = software.hive.values(SQL_INSTANCES)
     except InputError as exc:
-        evidence.warnings.append(f"SOFTWARE\\{SQL_INSTANCES}: [{exc.code}] {exc.message}")
+        evidence.unreadable(f"SOFTWARE\\{SQL_INSTANCES}", exc)
         return
     instances = [value.name for value in values or [] if value.name]
     evidence.set("sql.installed", bool(instances))
@@ -156,7 +156,7 @@ def volume_space(evidence: EvidenceSet, volume: NtfsVolume | None) -> None:
     try:
         space = free_space(volume)
     except InputError as exc:
-        evidence.warnings.append(f"free space: [{exc.code}] {exc.message}")
+        evidence.unreadable("free space", exc)
         return
     evidence.set("volume.size_bytes", space.size_bytes)
     evidence.set("volume.free_bytes", space.free_bytes)
@@ -186,7 +186,7 @@ def boot_configuration(evidence: EvidenceSet, bcd: BcdReading | None) -> None:
                                       "Element", loader, "REG_SZ"))
         safeboot = bcd_element(bcd.hive, loader, SAFEBOOT)
     except InputError as exc:
-        evidence.warnings.append(f"BCD: [{exc.code}] {exc.message}")
+        evidence.unreadable("BCD", exc)
         return
     if safeboot is None:
         return
