@@ -82,6 +82,33 @@ def test_fsync_error(disk: Container, tmp_path: Path, monkeypatch: pytest.Monkey
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_error_of_an_early_flush_fails_the_copy(disk: Container, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linux reports a writeback error once per open file: the flush that met it must fail the copy, even though
+    the final fsync succeeds."""
+    flushed = []
+
+    def failing_flush(fd: int) -> None:
+        flushed.append(fd)
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(output, "WRITEBACK_INTERVAL", 1)  # a flush after the first write
+    monkeypatch.setattr(output, "FLUSH", failing_flush)
+    with pytest.raises(OutputError) as caught:
+        copy_disk(disk, tmp_path / "out.raw", "raw")
+    assert flushed and caught.value.code == "output-error" and "flushing the file to disk" in caught.value.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_copy_is_flushed_while_it_is_written(disk: Container, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    flushed = []
+    monkeypatch.setattr(output, "WRITEBACK_INTERVAL", 1)
+    monkeypatch.setattr(output, "FLUSH", lambda fd: flushed.append(fd))
+    copy_disk(disk, tmp_path / "out.vhdx", "vhdx")
+    assert flushed  # never two at once, so not necessarily once per write
+
+
 def test_a_rejecting_check_removes_the_copy(disk: Container, tmp_path: Path, named: bool) -> None:
     seen = []
 
