@@ -67,7 +67,11 @@ static int cpu_has_crc(void) { int info[4]; __cpuid(info, 1); return (info[2] >>
 #elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
 #include <arm_acle.h>
 #define HAVE_HARDWARE 1
+#if defined(__clang__)
+#define TARGET __attribute__((target("crc")))
+#else
 #define TARGET __attribute__((target("+crc")))
+#endif
 #define CRC_U64(crc, word) __crc32cd((crc), (word))
 #define CRC_U8(crc, byte) __crc32cb((crc), (byte))
 #if defined(__APPLE__)
