@@ -64,7 +64,7 @@ static int cpu_has_crc(void) { __builtin_cpu_init(); return __builtin_cpu_suppor
 #define CRC_U64(crc, word) ((uint32_t)_mm_crc32_u64((crc), (word)))
 #define CRC_U8(crc, byte) _mm_crc32_u8((crc), (byte))
 static int cpu_has_crc(void) { int info[4]; __cpuid(info, 1); return (info[2] >> 20) & 1; }
-#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#elif defined(__aarch64__) && !defined(__AARCH64EB__) && (defined(__GNUC__) || defined(__clang__))
 #include <arm_acle.h>
 #define HAVE_HARDWARE 1
 #if defined(__clang__)
