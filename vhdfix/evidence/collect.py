@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from vhdfix.errors import InputError
 from vhdfix.evidence.locations import (
     ANSWER_FILE_LOCATIONS,
     DECISIVE_PATTERNS,
@@ -57,11 +56,9 @@ def _registry(evidence: EvidenceSet, reading: HiveReading,
         evidence.set(fact, None)
         if hive is None:
             continue
-        try:
+        found = None
+        with evidence.reading(f"{reading.name}\\{key}\\{name}"):
             found = hive.value(key, name)
-        except InputError as exc:
-            evidence.unreadable(f"{reading.name}\\{key}\\{name}", exc)
-            continue
         if found is None:
             continue
         evidence.set(fact, found.value)

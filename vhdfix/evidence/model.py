@@ -8,10 +8,12 @@ lines (path, lines).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from vhdfix.errors import VhdfixError
+from vhdfix.errors import InputError
 
 FactValue = Any  # int | str | bool | list[str] | bytes | None
 
@@ -80,9 +82,14 @@ class EvidenceSet:
     def get(self, fact: str) -> FactValue:
         return self.facts.get(fact)
 
-    def unreadable(self, what: str, error: VhdfixError) -> None:
-        """Record that ``what`` could not be read: a warning with the error's stable code."""
-        self.warnings.append(f"{what}: [{error.code}] {error.message}")
+    @contextmanager
+    def reading(self, what: str) -> Iterator[None]:
+        """Read ``what`` in the block: a damaged disk (an InputError) ends the block and becomes a warning with the
+        error's stable code, not a failed inspection."""
+        try:
+            yield
+        except InputError as exc:
+            self.warnings.append(f"{what}: [{exc.code}] {exc.message}")
 
     def sources(self, fact: str) -> list[Evidence]:
         return [item for item in self.items if item.fact == fact]

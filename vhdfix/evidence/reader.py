@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vhdfix.errors import InputError
 from vhdfix.evidence.model import EvidenceSet, RegistryEvidence
 from vhdfix.evidence.text import text_lines
 from vhdfix.windows.files import FileStat, WindowsFiles
@@ -21,29 +20,24 @@ class VolumeReader:
         self.evidence = evidence
 
     def read(self, path: str, limit: int, tail: bool = False) -> tuple[bytes, bool] | None:
-        try:
+        with self.evidence.reading(f"{path}: could not be read"):
             found = self.files.read_file(path, limit, tail)
-        except InputError as exc:
-            self.evidence.unreadable(f"{path}: could not be read", exc)
-            return None
-        if found is not None and found[1]:
-            where = "last" if tail else "first"
-            self.evidence.warnings.append(f"{path}: larger than {limit} bytes; only its {where} {limit} bytes read")
-        return found
+            if found is not None and found[1]:
+                where = "last" if tail else "first"
+                self.evidence.warnings.append(f"{path}: larger than {limit} bytes; only its {where} {limit} bytes "
+                                              "read")
+            return found
+        return None
 
     def stat(self, path: str) -> FileStat | None:
-        try:
+        with self.evidence.reading(f"{path}: could not be read"):
             return self.files.stat(path)
-        except InputError as exc:
-            self.evidence.unreadable(f"{path}: could not be read", exc)
-            return None
+        return None
 
     def list_dir(self, path: str) -> Sequence[FileStat]:
-        try:
+        with self.evidence.reading(f"{path}: could not be listed"):
             return self.files.list_dir(path)
-        except InputError as exc:
-            self.evidence.unreadable(f"{path}: could not be listed", exc)
-            return []
+        return []
 
     def lines(self, path: str, limit: int, tail: bool = False) -> tuple[list[str], bool] | None:
         found = self.read(path, limit, tail)
@@ -58,12 +52,9 @@ def key_exists(evidence: EvidenceSet, reading: HiveReading, fact: str, key: str)
     evidence.set(fact, None)
     if reading.hive is None:
         return
-    try:
+    with evidence.reading(f"{reading.name}\\{key}"):
         found = reading.hive.key(key)
-    except InputError as exc:
-        evidence.unreadable(f"{reading.name}\\{key}", exc)
-        return
-    evidence.set(fact, found is not None)
-    if found is not None:
-        evidence.add(RegistryEvidence(fact, reading.name, found.path, "", f"key exists, {found.value_count} values, "
-                                      f"{found.subkey_count} subkeys", KEY_TYPE))
+        evidence.set(fact, found is not None)
+        if found is not None:
+            evidence.add(RegistryEvidence(fact, reading.name, found.path, "", f"key exists, {found.value_count} "
+                                          f"values, {found.subkey_count} subkeys", KEY_TYPE))

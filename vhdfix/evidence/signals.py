@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from vhdfix.errors import InputError
 from vhdfix.evidence.locations import (
     CBS_PACKAGES,
     CBS_PENDING_STATES,
@@ -23,6 +22,7 @@ from vhdfix.evidence.model import EvidenceSet, FileEvidence, LogEvidence, Regist
 from vhdfix.evidence.reader import VolumeReader, key_exists
 from vhdfix.ntfs import NtfsVolume
 from vhdfix.ntfs.free_space import free_space
+from vhdfix.registry import Hive
 from vhdfix.windows.bcd import BOOTMGR, DEFAULT_OBJECT, SAFEBOOT, BcdReading, bcd_element
 from vhdfix.windows.event_log import MAX_EVTX_BYTES, read_events
 from vhdfix.windows.hives import HiveReading
@@ -116,11 +116,9 @@ def _feature_events(reader: VolumeReader, evidence: EvidenceSet) -> None:
 
 
 def servicing(reader: VolumeReader, evidence: EvidenceSet, software: HiveReading) -> None:
-    try:
+    packages = None
+    with evidence.reading(f"SOFTWARE\\{CBS_PACKAGES}"):
         packages = _pending_packages(evidence, software)
-    except InputError as exc:
-        evidence.unreadable(f"SOFTWARE\\{CBS_PACKAGES}", exc)
-        packages = None
     evidence.set("servicing.packages_pending", packages)
     _feature_events(reader, evidence)
     parts = [evidence.get("servicing.pending_xml"), evidence.get("servicing.reboot_pending"),
@@ -133,16 +131,11 @@ def sql_server(evidence: EvidenceSet, software: HiveReading) -> None:
     evidence.set("sql.instances", None)
     if software.hive is None:
         return
-    try:
-        values = software.hive.values(SQL_INSTANCES)
-    except InputError as exc:
-        evidence.unreadable(f"SOFTWARE\\{SQL_INSTANCES}", exc)
-        return
-    instances = [value.name for value in values or [] if value.name]
-    evidence.set("sql.installed", bool(instances))
-    evidence.set("sql.instances", instances)
-    for value in values or []:
-        if value.name:
+    with evidence.reading(f"SOFTWARE\\{SQL_INSTANCES}"):
+        named = [value for value in software.hive.values(SQL_INSTANCES) or [] if value.name]
+        evidence.set("sql.installed", bool(named))
+        evidence.set("sql.instances", [value.name for value in named])
+        for value in named:
             evidence.add(RegistryEvidence("sql.instances", "SOFTWARE", SQL_INSTANCES, value.name, value.value,
                                           value.type))
 
@@ -153,17 +146,14 @@ def volume_space(evidence: EvidenceSet, volume: NtfsVolume | None) -> None:
         evidence.set(fact, None)
     if volume is None:
         return
-    try:
+    with evidence.reading("free space"):
         space = free_space(volume)
-    except InputError as exc:
-        evidence.unreadable("free space", exc)
-        return
-    evidence.set("volume.size_bytes", space.size_bytes)
-    evidence.set("volume.free_bytes", space.free_bytes)
-    evidence.set("volume.free_percent", space.free_percent)
-    evidence.add(FileEvidence("volume.free_bytes", "$Bitmap", space.bitmap_bytes,
-                              note=f"{space.free_clusters} of {space.clusters} clusters of {space.cluster_size} "
-                                   f"bytes free ({space.free_percent}%)"))
+        evidence.set("volume.size_bytes", space.size_bytes)
+        evidence.set("volume.free_bytes", space.free_bytes)
+        evidence.set("volume.free_percent", space.free_percent)
+        evidence.add(FileEvidence("volume.free_bytes", "$Bitmap", space.bitmap_bytes,
+                                  note=f"{space.free_clusters} of {space.clusters} clusters of {space.cluster_size} "
+                                       f"bytes free ({space.free_percent}%)"))
 
 
 def boot_configuration(evidence: EvidenceSet, bcd: BcdReading | None) -> None:
@@ -177,17 +167,19 @@ def boot_configuration(evidence: EvidenceSet, bcd: BcdReading | None) -> None:
                               + (bcd.hive.state if bcd.hive else "unreadable")))
     if bcd.hive is None:
         return
-    try:
-        loader = bcd_element(bcd.hive, BOOTMGR, DEFAULT_OBJECT)
-        if not isinstance(loader, str) or not loader:
-            return
-        evidence.set("bcd.default_loader", loader)
-        evidence.add(RegistryEvidence("bcd.default_loader", "BCD", f"Objects\\{BOOTMGR}\\Elements\\{DEFAULT_OBJECT}",
-                                      "Element", loader, "REG_SZ"))
-        safeboot = bcd_element(bcd.hive, loader, SAFEBOOT)
-    except InputError as exc:
-        evidence.unreadable("BCD", exc)
+    with evidence.reading("BCD"):
+        _boot_loader(evidence, bcd.hive)
+
+
+def _boot_loader(evidence: EvidenceSet, hive: Hive) -> None:
+    """The {bootmgr} default loader and its safeboot element."""
+    loader = bcd_element(hive, BOOTMGR, DEFAULT_OBJECT)
+    if not isinstance(loader, str) or not loader:
         return
+    evidence.set("bcd.default_loader", loader)
+    evidence.add(RegistryEvidence("bcd.default_loader", "BCD", f"Objects\\{BOOTMGR}\\Elements\\{DEFAULT_OBJECT}",
+                                  "Element", loader, "REG_SZ"))
+    safeboot = bcd_element(hive, loader, SAFEBOOT)
     if safeboot is None:
         return
     # Integer elements are stored as REG_BINARY, a little-endian QWORD (BCD element format "integer")
