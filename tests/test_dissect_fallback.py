@@ -142,14 +142,18 @@ def test_an_e01_of_the_sample_in_segment_files_is_read_through_dissects_ewf_cont
     assert "ewf container" in report["warnings"][0] and "dissect.ntfs" in report["warnings"][0]
 
 
-def test_repair_of_an_e01_is_refused_and_writes_nothing(sample_e01: Path, tmp_path: Path) -> None:
-    output = tmp_path / "repaired.vhd"
-    done = vhdfix("repair", sample_e01, "--output", output, "--json")
+def refused_repair(disk: Path, output: Path) -> None:
+    """``vhdfix repair`` of an input only dissect.target reads: diagnosed, then refused (exit 2)."""
+    done = vhdfix("repair", disk, "--output", output, "--json")
     assert "Traceback" not in done.stdout + done.stderr
     assert done.returncode == 2
     report = json.loads(done.stdout)
     assert report["error"]["code"] == "fallback-not-repairable"
     assert report["diagnosis"]["article"] == PA
+
+
+def test_repair_of_an_e01_is_refused_and_writes_nothing(sample_e01: Path, tmp_path: Path) -> None:
+    refused_repair(sample_e01, tmp_path / "repaired.vhd")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -331,12 +335,7 @@ def test_the_time_budget_ends_a_compressed_archive_that_takes_too_long(tmp_path:
 def test_repair_through_the_fallback_is_refused(sample_tree: Path, tmp_path: Path) -> None:
     archive = acquire_tar(sample_tree, tmp_path / "collection.tar")
     output = tmp_path / "repaired.vhd"
-    done = vhdfix("repair", archive, "--output", output, "--json")
-    assert "Traceback" not in done.stdout + done.stderr
-    assert done.returncode == 2
-    report = json.loads(done.stdout)
-    assert report["error"]["code"] == "fallback-not-repairable"
-    assert report["diagnosis"]["article"] == PA
+    refused_repair(archive, output)
     assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["collection.tar"]
 
 
